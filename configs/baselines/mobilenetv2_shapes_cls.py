@@ -1,0 +1,50 @@
+# MobileNetV2 classifier on the built-in shapes classification data (4 classes, CPU-sized).
+# Inherits mmpretrain's ImageNet MobileNetV2 config and changes the data, the sizes and the
+# schedule. Its backbone checkpoint is the seed that the detection/segmentation/pose configs start
+# from (the backbone keys match mmdet's/mmseg's/mmpose's MobileNetV2).
+_base_ = 'mmpretrain::mobilenet_v2/mobilenet-v2_8xb32_in1k.py'
+custom_imports = dict(imports=['mmadapt'], allow_failed_imports=False)
+
+# ---- data: built-in shapes (tools/data/make_shapes.py) ----
+shapes = dict(task='cls', num_train=2000, num_val=200, size=96, seed=0)
+data_root = 'data/shapes_cls/'
+metainfo = dict(classes=('circle', 'square', 'triangle', 'star'))
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='RandomResizedCrop', scale=96, crop_ratio_range=(0.5, 1.0), backend='pillow'),
+    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+    dict(type='PackInputs'),
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='PackInputs'),
+]
+dataset_type = 'CustomDataset'
+train_dataloader = dict(
+    batch_size=32, num_workers=1, persistent_workers=True,
+    dataset=dict(_delete_=True, type=dataset_type, data_root=data_root, metainfo=metainfo,
+                 ann_file='meta/train.txt', data_prefix='train', pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=32, num_workers=1, persistent_workers=True,
+    dataset=dict(_delete_=True, type=dataset_type, data_root=data_root, metainfo=metainfo,
+                 ann_file='meta/val.txt', data_prefix='val', pipeline=test_pipeline))
+test_dataloader = val_dataloader
+val_evaluator = dict(type='Accuracy', topk=(1, ))
+test_evaluator = val_evaluator
+
+# ---- model: 4 classes ----
+data_preprocessor = dict(num_classes=4)
+model = dict(head=dict(num_classes=4, topk=(1, )))
+
+# ---- schedule: a few CPU minutes ----
+max_epochs = 8
+train_cfg = dict(by_epoch=True, max_epochs=max_epochs, val_interval=max_epochs)
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=30),
+    dict(type='CosineAnnealingLR', T_max=max_epochs, by_epoch=True, begin=0, end=max_epochs,
+         eta_min=1e-4)
+]
+optim_wrapper = dict(optimizer=dict(lr=0.05, momentum=0.9, weight_decay=4e-5))
+auto_scale_lr = dict(base_batch_size=32)
+default_hooks = dict(logger=dict(interval=20), checkpoint=dict(interval=1, max_keep_ckpts=2))
+env_cfg = dict(cudnn_benchmark=False)

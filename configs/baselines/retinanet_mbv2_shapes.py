@@ -1,0 +1,64 @@
+# RetinaNet with a MobileNetV2 backbone on the built-in shapes detection data (CPU-sized).
+# Inherits mmdet's RetinaNet config and changes the backbone, the data, the sizes and the schedule.
+# Generate the data first:
+#   python tools/data/make_shapes.py --task det --out data/shapes_det --num-train 800 \
+#       --num-val 100 --size 128 --seed 0
+_base_ = 'mmdet::retinanet/retinanet_r50_fpn_1x_coco.py'
+custom_imports = dict(imports=['mmadapt'], allow_failed_imports=False)
+
+# ---- data: built-in shapes (tools/data/make_shapes.py) ----
+shapes = dict(task='det', num_train=800, num_val=100, size=128, seed=0)
+data_root = 'data/shapes_det/'
+metainfo = dict(classes=('circle', 'square', 'triangle', 'star'),
+                palette=[(220, 20, 60), (0, 128, 255), (255, 200, 0), (60, 180, 75)])
+image_size = (128, 128)
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations', with_bbox=True),
+    dict(type='Resize', scale=image_size, keep_ratio=True),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PackDetInputs')
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=image_size, keep_ratio=True),
+    dict(type='LoadAnnotations', with_bbox=True),
+    dict(type='PackDetInputs',
+         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor'))
+]
+train_dataloader = dict(
+    batch_size=8, num_workers=1, persistent_workers=True,
+    dataset=dict(data_root=data_root, metainfo=metainfo, ann_file='annotations/train.json',
+                 data_prefix=dict(img='images/train/'), filter_cfg=dict(filter_empty_gt=True),
+                 pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=8, num_workers=1, persistent_workers=True,
+    dataset=dict(data_root=data_root, metainfo=metainfo, ann_file='annotations/val.json',
+                 data_prefix=dict(img='images/val/'), pipeline=test_pipeline))
+test_dataloader = val_dataloader
+val_evaluator = dict(ann_file=data_root + 'annotations/val.json', metric='bbox')
+test_evaluator = val_evaluator
+
+# ---- model: MobileNetV2 (stages 3, 5, 7: strides 8, 16, 32) + FPN + a narrower RetinaNet head ----
+model = dict(
+    backbone=dict(
+        _delete_=True, type='MobileNetV2', out_indices=(2, 4, 6), frozen_stages=-1,
+        norm_cfg=dict(type='BN', requires_grad=True), norm_eval=False),
+    neck=dict(in_channels=[32, 96, 320], out_channels=64, start_level=0,
+              add_extra_convs='on_input', num_outs=5),
+    bbox_head=dict(num_classes=4, in_channels=64, feat_channels=64, stacked_convs=2))
+
+# ---- schedule: a few CPU minutes ----
+max_epochs = 6
+train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=50),
+    dict(type='CosineAnnealingLR', T_max=max_epochs, by_epoch=True, begin=0, end=max_epochs,
+         eta_min=1e-4)
+]
+optim_wrapper = dict(optimizer=dict(lr=0.02, momentum=0.9, weight_decay=4e-5),
+                     clip_grad=dict(max_norm=10, norm_type=2))
+auto_scale_lr = dict(base_batch_size=8)
+default_hooks = dict(logger=dict(interval=20),
+                     checkpoint=dict(interval=1, max_keep_ckpts=2))
+env_cfg = dict(cudnn_benchmark=False)

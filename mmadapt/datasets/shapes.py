@@ -1,0 +1,453 @@
+"""Built-in data: a deterministic generator of small but real vision tasks ("shapes").
+
+Images show shapes of several classes (circle, square, triangle, star) with random colour, scale,
+rotation and position on textured backgrounds, partly occluding each other and partly hidden by
+distractor bars. Four tasks are written in the formats the stock OpenMMLab datasets read unchanged:
+
+===========  ==========================================================  ==========================
+task         files                                                       read by
+===========  ==========================================================  ==========================
+``det``      ``images/{train,val}/*.png``, ``annotations/{train,val}.json``  mmdet ``CocoDataset``
+             (COCO instances: visible-pixel boxes, RLE masks)
+``seg``      ``img_dir/{train,val}/*.png``, ``ann_dir/{train,val}/*.png``    mmseg ``BaseSegDataset``
+             (label maps: 0 background, 1..4 the shape classes)
+``pose``     ``images/{train,val}/*.png``, ``annotations/{train,val}.json``  mmpose ``CocoDataset``
+             (COCO keypoints of stick figures, 7 keypoints)
+``cls``      ``{train,val}/<class>/*.png`` and ``meta/{train,val}.txt``      mmpretrain ``CustomDataset``
+===========  ==========================================================  ==========================
+
+Every image is drawn from its own random generator seeded by ``(seed, split, index)``, so a data set
+is a pure function of the arguments: the same call writes byte-identical files, and asking for more
+images keeps the first ones unchanged.
+"""
+import json
+import math
+import os
+import os.path as osp
+import shutil
+import tempfile
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+SHAPE_CLASSES: Tuple[str, ...] = ('circle', 'square', 'triangle', 'star')
+SEG_CLASSES: Tuple[str, ...] = ('background', ) + SHAPE_CLASSES
+SEG_PALETTE: Tuple[Tuple[int, int, int], ...] = ((0, 0, 0), (220, 20, 60), (0, 128, 255),
+                                                   (255, 200, 0), (60, 180, 75))
+POSE_KEYPOINTS: Tuple[str, ...] = ('head', 'neck', 'hip', 'left_hand', 'right_hand', 'left_foot',
+                                   'right_foot')
+# limbs of the stick figure, as keypoint index pairs (also the skeleton for visualisation)
+POSE_SKELETON: Tuple[Tuple[int, int], ...] = ((0, 1), (1, 2), (1, 3), (1, 4), (2, 5), (2, 6))
+TASKS: Tuple[str, ...] = ('det', 'seg', 'pose', 'cls')
+SPLITS: Tuple[str, ...] = ('train', 'val')
+GENERATOR_VERSION = 1
+
+MIN_SIZE = 32  # the smallest object is 4 px in radius; below 32 px shapes are no longer legible
+MIN_VISIBLE = 0.4  # an object keeps at least this share of its pixels visible
+
+
+class ShapesArgumentError(ValueError):
+    """Raised for arguments that cannot describe a shapes data set."""
+
+
+def check_arguments(task: str, num_train: int, num_val: int, size: int) -> None:
+    """Validate generator arguments, raising :class:`ShapesArgumentError` naming the bad one."""
+    if task not in TASKS:
+        raise ShapesArgumentError(f'unknown task {task!r}; allowed: {", ".join(TASKS)}')
+    for name, value in (('num_train', num_train), ('num_val', num_val)):
+        if not isinstance(value, (int, np.integer)) or value < 0:
+            raise ShapesArgumentError(f'{name} must be a non-negative integer, got {value!r}')
+    if num_train + num_val == 0:
+        raise ShapesArgumentError('num_train and num_val are both 0: nothing to generate')
+    if not isinstance(size, (int, np.integer)) or size < MIN_SIZE:
+        raise ShapesArgumentError(
+            f'size {size!r} is too small for the objects: images must be at least {MIN_SIZE} px '
+            f'(the smallest shape has a radius of 4 px and must fit with its occluders)')
+    if size > 4096:
+        raise ShapesArgumentError(f'size {size} is larger than the supported 4096 px')
+
+
+# --------------------------------------------------------------------------------------------
+# drawing
+# --------------------------------------------------------------------------------------------
+def _smooth_noise(rng: np.random.Generator, size: int, cells: int) -> np.ndarray:
+    """Value noise in [0, 1] of shape (size, size): a coarse random grid resized bilinearly."""
+    grid = (rng.random((cells, cells)) * 255).astype(np.uint8)
+    img = Image.fromarray(grid, mode='L').resize((size, size), Image.BILINEAR)
+    return np.asarray(img, dtype=np.float32) / 255.0
+
+
+def _background(rng: np.random.Generator, size: int) -> np.ndarray:
+    """A textured background, float32 (size, size, 3) in [0, 255]."""
+    c0 = rng.uniform(20, 235, 3)
+    c1 = np.clip(c0 + rng.uniform(-70, 70, 3), 0, 255)
+    ang = rng.uniform(0, 2 * math.pi)
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size
+    t = (xx * math.cos(ang) + yy * math.sin(ang))
+    t = (t - t.min()) / max(float(t.max() - t.min()), 1e-6)
+    img = c0[None, None] * (1 - t[..., None]) + c1[None, None] * t[..., None]
+    kind = rng.integers(4)
+    amp = rng.uniform(10, 35)
+    if kind == 0:  # blotchy noise
+        tex = _smooth_noise(rng, size, int(rng.integers(3, 9))) - 0.5
+    elif kind == 1:  # stripes
+        period = rng.uniform(0.06, 0.2)
+        a2 = rng.uniform(0, math.pi)
+        tex = 0.5 * np.sin(2 * math.pi * (xx * math.cos(a2) + yy * math.sin(a2)) / period)
+    elif kind == 2:  # checkerboard
+        n = int(rng.integers(3, 9))
+        tex = (((xx * n).astype(int) + (yy * n).astype(int)) % 2) - 0.5
+    else:  # dots
+        tex = (_smooth_noise(rng, size, int(rng.integers(8, 16))) > 0.6) - 0.5
+    img = img + amp * np.asarray(tex, np.float32)[..., None] * rng.uniform(0.5, 1.0, 3)[None, None]
+    img = img + rng.normal(0, 4, img.shape)
+    return img.astype(np.float32)
+
+
+def _polygon(cx: float, cy: float, r: float, theta: float, n: int,
+             inner: Optional[float] = None) -> List[Tuple[float, float]]:
+    pts = []
+    steps = n * 2 if inner else n
+    for k in range(steps):
+        rad = r if (inner is None or k % 2 == 0) else r * inner
+        a = theta + 2 * math.pi * k / steps
+        pts.append((cx + rad * math.cos(a), cy + rad * math.sin(a)))
+    return pts
+
+
+def _shape_mask(size: int, cls: str, cx: float, cy: float, r: float, theta: float,
+                aspect: float) -> np.ndarray:
+    """Boolean (size, size) mask of one shape."""
+    img = Image.new('L', (size, size), 0)
+    draw = ImageDraw.Draw(img)
+    if cls == 'circle':
+        rx, ry = r * aspect, r / aspect
+        draw.ellipse([cx - rx, cy - ry, cx + rx, cy + ry], fill=255)
+    elif cls == 'square':
+        draw.polygon(_polygon(cx, cy, r, theta + math.pi / 4, 4), fill=255)
+    elif cls == 'triangle':
+        draw.polygon(_polygon(cx, cy, r, theta - math.pi / 2, 3), fill=255)
+    elif cls == 'star':
+        draw.polygon(_polygon(cx, cy, r, theta - math.pi / 2, 5, inner=0.45), fill=255)
+    else:  # pragma: no cover - guarded by SHAPE_CLASSES
+        raise ValueError(cls)
+    return np.asarray(img) > 127
+
+
+def _occluder_mask(rng: np.random.Generator, size: int) -> np.ndarray:
+    """A distractor bar (not a class): a thick rotated line segment."""
+    img = Image.new('L', (size, size), 0)
+    draw = ImageDraw.Draw(img)
+    x0, y0 = rng.uniform(0, size, 2)
+    ang = rng.uniform(0, math.pi)
+    length = rng.uniform(0.3, 0.8) * size
+    x1, y1 = x0 + length * math.cos(ang), y0 + length * math.sin(ang)
+    draw.line([(x0, y0), (x1, y1)], fill=255, width=max(2, int(rng.uniform(0.03, 0.07) * size)))
+    return np.asarray(img) > 127
+
+
+def _contrasting_colour(rng: np.random.Generator, ref: np.ndarray) -> np.ndarray:
+    for _ in range(20):
+        colour = rng.uniform(0, 255, 3)
+        if np.abs(colour - ref).sum() > 120:
+            return colour
+    return 255.0 - ref
+
+
+def _paint(img: np.ndarray, mask: np.ndarray, colour: np.ndarray, rng: np.random.Generator) -> None:
+    shade = rng.normal(0, 6, (int(mask.sum()), 3))
+    img[mask] = colour[None] + shade
+
+
+class _Layers:
+    """Paints objects one after another and tracks what stays visible of each."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self.owner = np.full((size, size), -1, np.int32)  # index of the object on top, -1 none
+        self.full: List[np.ndarray] = []
+        self.occluder = np.zeros((size, size), bool)
+
+    def visible(self, k: int, owner: Optional[np.ndarray] = None) -> np.ndarray:
+        return (self.owner if owner is None else owner) == k
+
+    def try_add(self, mask: np.ndarray, is_object: bool) -> bool:
+        """Place ``mask`` on top if every object keeps ``MIN_VISIBLE`` of its pixels."""
+        if mask.sum() < 12:
+            return False
+        owner = self.owner.copy()
+        owner[mask] = len(self.full) if is_object else -2
+        for k, full in enumerate(self.full + ([mask] if is_object else [])):
+            if (owner == k).sum() < MIN_VISIBLE * max(full.sum(), 1):
+                return False
+        self.owner = owner
+        if is_object:
+            self.full.append(mask)
+        else:
+            self.occluder |= mask
+        return True
+
+
+def _rle(mask: np.ndarray) -> Dict:
+    from pycocotools import mask as mask_util
+    rle = mask_util.encode(np.asfortranarray(mask.astype(np.uint8)))
+    rle['counts'] = rle['counts'].decode('ascii')
+    return rle
+
+
+def _bbox(mask: np.ndarray) -> List[float]:
+    ys, xs = np.nonzero(mask)
+    x0, y0, x1, y1 = xs.min(), ys.min(), xs.max() + 1, ys.max() + 1
+    return [float(x0), float(y0), float(x1 - x0), float(y1 - y0)]
+
+
+def _shape_scene(rng: np.random.Generator, size: int, num_objects: int,
+                 classes: Optional[Sequence[int]] = None):
+    """Draw a scene of shapes. Returns the image and per-object (class index, visible mask)."""
+    img = _background(rng, size)
+    layers = _Layers(size)
+    r_lo, r_hi = max(4.0, 0.08 * size), 0.25 * size
+    objects = []
+    want = list(classes) if classes is not None else [
+        int(rng.integers(len(SHAPE_CLASSES))) for _ in range(num_objects)]
+    for cls_idx in want:
+        for _ in range(30):
+            r = rng.uniform(r_lo, r_hi) if classes is None else rng.uniform(
+                max(r_lo, 0.15 * size), 0.35 * size)
+            cx, cy = rng.uniform(0.5 * r, size - 0.5 * r, 2)
+            mask = _shape_mask(size, SHAPE_CLASSES[cls_idx], cx, cy, r, rng.uniform(0, 2 * math.pi),
+                               rng.uniform(0.75, 1.33))
+            if layers.try_add(mask, True):
+                ref = img[mask].mean(0)
+                _paint(img, mask, _contrasting_colour(rng, ref), rng)
+                objects.append(cls_idx)
+                break
+        if rng.random() < 0.3:  # a distractor bar over what is drawn so far
+            for _ in range(10):
+                occ = _occluder_mask(rng, size)
+                if layers.try_add(occ, False):
+                    _paint(img, occ, rng.uniform(0, 255, 3), rng)
+                    break
+    vis = [(c, layers.visible(k)) for k, c in enumerate(objects)]
+    return np.clip(img, 0, 255).astype(np.uint8), vis
+
+
+def _stick_figure(rng: np.random.Generator, size: int):
+    """Random stick-figure geometry: keypoints (7, 2) and the mask drawn from them."""
+    h = rng.uniform(0.4, 0.8) * size
+    cx, cy = rng.uniform(0.25 * h, size - 0.25 * h), rng.uniform(0.4 * h, size - 0.4 * h)
+    tilt = rng.uniform(-math.pi / 6, math.pi / 6)
+    up = np.array([math.sin(tilt), -math.cos(tilt)])
+    side = np.array([-up[1], up[0]])  # the figure's left, in image coordinates
+    centre = np.array([cx, cy])
+    neck = centre + up * 0.22 * h
+    head = neck + up * 0.16 * h
+    hip = centre - up * 0.12 * h
+
+    def limb(origin, length, base, spread):
+        a = base + rng.uniform(-spread, spread)
+        d = side * math.cos(a) + up * math.sin(a)
+        return origin + d * length
+
+    l_hand = limb(neck, rng.uniform(0.25, 0.35) * h, 0.0, math.pi / 3)
+    r_hand = limb(neck, rng.uniform(0.25, 0.35) * h, math.pi, math.pi / 3)
+    l_foot = limb(hip, rng.uniform(0.3, 0.4) * h, -math.pi / 2 + 0.5, 0.35)
+    r_foot = limb(hip, rng.uniform(0.3, 0.4) * h, -math.pi / 2 - 0.5, 0.35)
+    kpts = np.stack([head, neck, hip, l_hand, r_hand, l_foot, r_foot])
+    img = Image.new('L', (size, size), 0)
+    draw = ImageDraw.Draw(img)
+    width = max(2, int(0.06 * h))
+    for a, b in POSE_SKELETON:
+        if a == 0:
+            continue  # the head is a disc, drawn below
+        draw.line([tuple(kpts[a]), tuple(kpts[b])], fill=255, width=width)
+    hr = 0.1 * h
+    draw.ellipse([head[0] - hr, head[1] - hr, head[0] + hr, head[1] + hr], fill=255)
+    for p in kpts[1:]:  # round joints
+        draw.ellipse([p[0] - width / 2, p[1] - width / 2, p[0] + width / 2, p[1] + width / 2],
+                     fill=255)
+    return kpts, np.asarray(img) > 127
+
+
+def _pose_scene(rng: np.random.Generator, size: int, num_figures: int):
+    img = _background(rng, size)
+    layers = _Layers(size)
+    figures = []
+    for _ in range(num_figures):
+        for _ in range(30):
+            kpts, mask = _stick_figure(rng, size)
+            if layers.try_add(mask, True):
+                _paint(img, mask, _contrasting_colour(rng, img[mask].mean(0)), rng)
+                figures.append(kpts)
+                break
+        if rng.random() < 0.3:
+            for _ in range(10):
+                occ = _occluder_mask(rng, size)
+                if layers.try_add(occ, False):
+                    _paint(img, occ, rng.uniform(0, 255, 3), rng)
+                    break
+    out = []
+    for k, kpts in enumerate(figures):
+        full = layers.full[k]
+        vis_mask = layers.visible(k)
+        kps = []
+        for x, y in kpts:
+            xi, yi = int(round(x)), int(round(y))
+            if not (0 <= x < size and 0 <= y < size):
+                v = 0
+            else:
+                xi, yi = min(max(xi, 0), size - 1), min(max(yi, 0), size - 1)
+                v = 2 if vis_mask[max(yi - 1, 0):yi + 2, max(xi - 1, 0):xi + 2].any() else 1
+            kps.append((float(x), float(y), v) if v else (0.0, 0.0, 0))
+        out.append((kps, full, vis_mask))
+    return np.clip(img, 0, 255).astype(np.uint8), out
+
+
+# --------------------------------------------------------------------------------------------
+# writers
+# --------------------------------------------------------------------------------------------
+def _rng(seed: int, split: str, index: int) -> np.random.Generator:
+    return np.random.default_rng([seed, SPLITS.index(split), index])
+
+
+def _save_png(array: np.ndarray, path: str) -> None:
+    Image.fromarray(array).save(path, format='PNG', optimize=False)
+
+
+def _coco_header(categories: List[Dict]) -> Dict:
+    return dict(
+        info=dict(description='mmadapt shapes', version=str(GENERATOR_VERSION)),
+        licenses=[], images=[], annotations=[], categories=categories)
+
+
+def _write_det(out: str, split: str, num: int, size: int, seed: int) -> None:
+    os.makedirs(osp.join(out, 'images', split), exist_ok=True)
+    coco = _coco_header([dict(id=i + 1, name=n, supercategory='shape')
+                         for i, n in enumerate(SHAPE_CLASSES)])
+    ann_id = 1
+    for i in range(num):
+        rng = _rng(seed, split, i)
+        name = f'{i:06d}.png'
+        img, objects = _shape_scene(rng, size, int(rng.integers(1, 5)))
+        _save_png(img, osp.join(out, 'images', split, name))
+        coco['images'].append(dict(id=i + 1, file_name=name, width=size, height=size))
+        for cls_idx, vis in objects:
+            coco['annotations'].append(dict(
+                id=ann_id, image_id=i + 1, category_id=cls_idx + 1, bbox=_bbox(vis),
+                area=float(vis.sum()), iscrowd=0, segmentation=_rle(vis)))
+            ann_id += 1
+    _dump_json(coco, osp.join(out, 'annotations', f'{split}.json'))
+
+
+def _write_seg(out: str, split: str, num: int, size: int, seed: int) -> None:
+    os.makedirs(osp.join(out, 'img_dir', split), exist_ok=True)
+    os.makedirs(osp.join(out, 'ann_dir', split), exist_ok=True)
+    for i in range(num):
+        rng = _rng(seed, split, i)
+        img, objects = _shape_scene(rng, size, int(rng.integers(1, 5)))
+        label = np.zeros((size, size), np.uint8)
+        for cls_idx, vis in objects:
+            label[vis] = cls_idx + 1
+        _save_png(img, osp.join(out, 'img_dir', split, f'{i:06d}.png'))
+        _save_png(label, osp.join(out, 'ann_dir', split, f'{i:06d}.png'))
+
+
+def _write_pose(out: str, split: str, num: int, size: int, seed: int) -> None:
+    os.makedirs(osp.join(out, 'images', split), exist_ok=True)
+    coco = _coco_header([dict(id=1, name='figure', supercategory='figure',
+                              keypoints=list(POSE_KEYPOINTS),
+                              skeleton=[[a + 1, b + 1] for a, b in POSE_SKELETON])])
+    ann_id = 1
+    for i in range(num):
+        rng = _rng(seed, split, i)
+        name = f'{i:06d}.png'
+        img, figures = _pose_scene(rng, size, int(rng.integers(1, 3)))
+        _save_png(img, osp.join(out, 'images', split, name))
+        coco['images'].append(dict(id=i + 1, file_name=name, width=size, height=size))
+        for kps, full, vis in figures:
+            flat = [v for kp in kps for v in kp]
+            coco['annotations'].append(dict(
+                id=ann_id, image_id=i + 1, category_id=1, bbox=_bbox(full), area=float(full.sum()),
+                iscrowd=0, num_keypoints=int(sum(1 for kp in kps if kp[2] > 0)),
+                keypoints=[float(v) if j % 3 < 2 else int(v) for j, v in enumerate(flat)],
+                segmentation=_rle(vis)))
+            ann_id += 1
+    _dump_json(coco, osp.join(out, 'annotations', f'{split}.json'))
+
+
+def _write_cls(out: str, split: str, num: int, size: int, seed: int) -> None:
+    lines = []
+    for name in SHAPE_CLASSES:
+        os.makedirs(osp.join(out, split, name), exist_ok=True)
+    for i in range(num):
+        rng = _rng(seed, split, i)
+        label = i % len(SHAPE_CLASSES)  # balanced classes
+        img, _ = _shape_scene(rng, size, 1, classes=[label])
+        rel = f'{split}/{SHAPE_CLASSES[label]}/{i:06d}.png'
+        _save_png(img, osp.join(out, rel))
+        lines.append(f'{SHAPE_CLASSES[label]}/{i:06d}.png {label}')
+    os.makedirs(osp.join(out, 'meta'), exist_ok=True)
+    with open(osp.join(out, 'meta', f'{split}.txt'), 'w', encoding='utf-8') as f:
+        f.write('\n'.join(lines) + ('\n' if lines else ''))
+
+
+_WRITERS = dict(det=_write_det, seg=_write_seg, pose=_write_pose, cls=_write_cls)
+
+
+def _dump_json(obj: Dict, path: str) -> None:
+    os.makedirs(osp.dirname(path), exist_ok=True)
+    with open(path, 'w', encoding='utf-8') as f:
+        json.dump(obj, f, separators=(',', ':'))
+
+
+def make_shapes(task: str, out: str, num_train: int = 200, num_val: int = 50, size: int = 128,
+                seed: int = 0, overwrite: bool = False) -> Dict:
+    """Write a shapes data set for ``task`` into ``out``.
+
+    The set is written into a temporary folder beside ``out`` and moved into place at the end, so
+    an interrupted run never leaves a half-written data set behind.
+
+    Args:
+        task: one of ``'det'``, ``'seg'``, ``'pose'``, ``'cls'``.
+        out: output folder; must not exist yet unless ``overwrite`` is set.
+        num_train: number of training images (>= 0).
+        num_val: number of validation images (>= 0).
+        size: side of the square images in pixels (>= 32).
+        seed: random seed; the same arguments always give identical files.
+        overwrite: replace ``out`` if it exists.
+
+    Returns:
+        dict: the description written to ``out/meta.json`` (task, counts, classes, ...).
+    """
+    check_arguments(task, num_train, num_val, size)
+    out = osp.abspath(out)
+    if osp.exists(out) and not overwrite:
+        raise FileExistsError(f'{out} exists; pass overwrite=True (--overwrite) to replace it')
+    parent = osp.dirname(out)
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix='.shapes-', dir=parent)
+    try:
+        for split, num in (('train', num_train), ('val', num_val)):
+            _WRITERS[task](tmp, split, num, size, seed)
+        meta = dict(task=task, num_train=num_train, num_val=num_val, size=size, seed=seed,
+                    classes=list(SEG_CLASSES if task == 'seg' else
+                                 ('figure', ) if task == 'pose' else SHAPE_CLASSES),
+                    generator_version=GENERATOR_VERSION)
+        if task == 'pose':
+            meta['keypoints'] = list(POSE_KEYPOINTS)
+        _dump_json(meta, osp.join(tmp, 'meta.json'))
+        if osp.exists(out):
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return meta
+
+
+def generate_command(task: str, out: str, num_train: int, num_val: int, size: int,
+                     seed: int = 0) -> str:
+    """The shell command that writes a shapes data set (used in error messages and docs)."""
+    return (f'python tools/data/make_shapes.py --task {task} --out {out} --num-train {num_train} '
+            f'--num-val {num_val} --size {size} --seed {seed}')

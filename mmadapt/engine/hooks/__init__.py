@@ -1,0 +1,3 @@
+from .results_hook import ResultsHook
+
+__all__ = ['ResultsHook']

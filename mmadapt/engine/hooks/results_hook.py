@@ -1,0 +1,82 @@
+"""A hook that writes every evaluation's metrics to one JSON file in the work dir."""
+import json
+import os
+import os.path as osp
+import time
+from typing import Dict, Optional
+
+from mmengine.dist import master_only
+from mmengine.hooks import Hook
+
+from mmadapt.registry import HOOKS
+
+
+def _plain(value):
+    """Metrics as JSON numbers/strings (they may arrive as numpy or torch scalars)."""
+    if hasattr(value, 'item') and getattr(value, 'ndim', 0) == 0:
+        return value.item()
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (int, float, str, bool)) or value is None:
+        return value
+    return str(value)
+
+
+@HOOKS.register_module()
+class ResultsHook(Hook):
+    """Write the metrics of every validation and test run to ``{work_dir}/{filename}``.
+
+    The file holds ``{"val": [{"epoch", "iter", "metrics"}...], "test": {"metrics", "checkpoint"},
+    "config": ...}`` and is rewritten atomically after each evaluation, so it is complete at any
+    time. ``tools/train.py`` and ``tools/test.py`` add this hook to every config.
+
+    Args:
+        filename (str): file name inside the work dir. Defaults to ``results.json``.
+    """
+
+    priority = 'LOWEST'
+
+    def __init__(self, filename: str = 'results.json'):
+        if not filename or osp.basename(filename) != filename:
+            raise ValueError(f'filename must be a plain file name, got {filename!r}')
+        self.filename = filename
+
+    def _path(self, runner) -> str:
+        return osp.join(runner.work_dir, self.filename)
+
+    def _load(self, runner) -> Dict:
+        path = self._path(runner)
+        if osp.isfile(path):
+            with open(path, encoding='utf-8') as f:
+                return json.load(f)
+        return dict(val=[], test=None)
+
+    def _save(self, runner, results: Dict) -> None:
+        results['config'] = getattr(runner.cfg, 'filename', None)
+        results['updated'] = time.strftime('%Y-%m-%d %H:%M:%S')
+        path = self._path(runner)
+        os.makedirs(osp.dirname(path), exist_ok=True)
+        tmp = path + '.tmp'
+        with open(tmp, 'w', encoding='utf-8') as f:
+            json.dump(results, f, indent=2)
+        os.replace(tmp, path)
+        runner.logger.info(f'metrics written to {path}')
+
+    @master_only
+    def after_val_epoch(self, runner, metrics: Optional[Dict[str, float]] = None) -> None:
+        if not metrics:
+            return
+        results = self._load(runner)
+        results['val'].append(dict(epoch=runner.epoch, iter=runner.iter, metrics=_plain(metrics)))
+        self._save(runner, results)
+
+    @master_only
+    def after_test_epoch(self, runner, metrics: Optional[Dict[str, float]] = None) -> None:
+        if not metrics:
+            return
+        results = self._load(runner)
+        results['test'] = dict(metrics=_plain(metrics),
+                               checkpoint=runner.cfg.get('load_from', None))
+        self._save(runner, results)

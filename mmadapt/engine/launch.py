@@ -1,0 +1,149 @@
+"""Shared set-up of ``tools/train.py`` and ``tools/test.py``: config -> checked config -> Runner."""
+import os
+import os.path as osp
+from typing import Optional
+
+import torch
+from mmengine.config import Config
+from mmengine.model import MMDistributedDataParallel
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
+
+from mmadapt.registry import MODEL_WRAPPERS
+from mmadapt.utils.data_check import check_data
+
+_STAGES = dict(train=('train', 'val'), test=('test', ))
+
+
+@MODEL_WRAPPERS.register_module()
+class DeviceAwareDDP(MMDistributedDataParallel):
+    """``MMDistributedDataParallel`` that also runs on CPU (gloo).
+
+    mmengine's Runner always passes ``device_ids=[LOCAL_RANK]``, which torch rejects for a module
+    on the CPU. This wrapper drops ``device_ids`` when the module's parameters are on the CPU.
+    """
+
+    def __init__(self, module, device_ids=None, **kwargs):
+        params = list(module.parameters())
+        if params and params[0].device.type == 'cpu':
+            device_ids = None
+        kwargs.setdefault('broadcast_buffers', False)
+        super().__init__(module=module, device_ids=device_ids, **kwargs)
+
+
+def _has_accelerator() -> bool:
+    return torch.cuda.is_available()
+
+
+def prepare_config(config: str,
+                   work_dir: Optional[str] = None,
+                   cfg_options: Optional[dict] = None,
+                   launcher: str = 'none',
+                   amp: bool = False,
+                   auto_scale_lr: bool = False,
+                   resume: Optional[str] = None,
+                   checkpoint: Optional[str] = None,
+                   stage: str = 'train') -> Config:
+    """Load a config and apply the command-line options the way mmdet's tools do.
+
+    Besides the usual options this checks that the data is on disk (with a message that says how to
+    generate the built-in data), adds :class:`~mmadapt.engine.hooks.ResultsHook` so every
+    evaluation lands in ``{work_dir}/results.json``, and makes ``--launcher pytorch`` work on
+    machines without a GPU (gloo backend, CPU-capable DDP wrapper).
+
+    Args:
+        config: path of the config file.
+        work_dir: overrides ``cfg.work_dir``; default ``./work_dirs/<config name>``.
+        cfg_options: ``key=value`` overrides (already parsed by ``DictAction``).
+        launcher: ``'none'``, ``'pytorch'``, ``'slurm'`` or ``'mpi'``.
+        amp: train with automatic mixed precision (needs a GPU).
+        auto_scale_lr: enable the config's ``auto_scale_lr``.
+        resume: ``'auto'`` (latest checkpoint in the work dir) or a checkpoint path.
+        checkpoint: weights to evaluate (``stage='test'``).
+        stage: ``'train'`` or ``'test'``: which data must exist.
+    """
+    if stage not in _STAGES:
+        raise ValueError(f'stage must be one of {sorted(_STAGES)}, got {stage!r}')
+    if not osp.isfile(config):
+        raise FileNotFoundError(f'config file not found: {config}')
+    cfg = Config.fromfile(config)
+    cfg.launcher = launcher
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(config))[0])
+
+    if amp:
+        if not _has_accelerator():
+            raise RuntimeError('--amp needs a CUDA device; none is available on this machine')
+        optim_wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
+        if optim_wrapper == 'AmpOptimWrapper':
+            print('AMP training is already enabled in the config')
+        else:
+            if optim_wrapper != 'OptimWrapper':
+                raise ValueError(f'--amp works with OptimWrapper, the config has {optim_wrapper}')
+            cfg.optim_wrapper.type = 'AmpOptimWrapper'
+            cfg.optim_wrapper.loss_scale = 'dynamic'
+
+    if auto_scale_lr:
+        if 'auto_scale_lr' not in cfg or 'base_batch_size' not in cfg.auto_scale_lr:
+            raise KeyError('--auto-scale-lr needs auto_scale_lr=dict(base_batch_size=N) in the '
+                           'config')
+        cfg.auto_scale_lr.enable = True
+
+    if resume == 'auto':
+        cfg.resume = True
+        cfg.load_from = None
+    elif resume is not None:
+        if not osp.isfile(resume):
+            raise FileNotFoundError(f'--resume checkpoint not found: {resume}')
+        cfg.resume = True
+        cfg.load_from = resume
+
+    if stage == 'test':
+        if checkpoint is not None:
+            if not osp.isfile(checkpoint):
+                raise FileNotFoundError(f'checkpoint not found: {checkpoint}')
+            cfg.load_from = checkpoint
+        else:
+            cfg.load_from = None
+
+    check_data(cfg, stages=_STAGES[stage])
+
+    hooks = list(cfg.get('custom_hooks', None) or [])
+    if not any(str(h.get('type', '')).endswith('ResultsHook') for h in hooks):
+        hooks.append(dict(type='mmadapt.ResultsHook'))
+    cfg.custom_hooks = hooks
+
+    if launcher != 'none' and not _has_accelerator():
+        # CPU-only distributed runs: gloo instead of nccl, and a DDP wrapper without device_ids
+        cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})['backend'] = 'gloo'
+        if cfg.get('model_wrapper_cfg') is None:
+            cfg.model_wrapper_cfg = dict(
+                type='mmadapt.DeviceAwareDDP',
+                find_unused_parameters=cfg.get('find_unused_parameters', False))
+    return cfg
+
+
+def _init_cpu_process_group(cfg: Config) -> None:
+    """mmengine's ``init_dist`` calls ``torch.cuda.set_device``, which fails without a GPU; on such
+    machines the process group is set up here (mmengine then skips its own initialisation)."""
+    import torch.distributed as dist
+    if cfg.launcher == 'none' or _has_accelerator() or dist.is_initialized():
+        return
+    if cfg.launcher != 'pytorch':
+        raise RuntimeError(f'--launcher {cfg.launcher} without a GPU is not supported; use '
+                           '--launcher pytorch (torchrun) for CPU runs')
+    dist.init_process_group(backend='gloo', rank=int(os.environ['RANK']),
+                            world_size=int(os.environ['WORLD_SIZE']))
+
+
+def build_runner(cfg: Config) -> Runner:
+    """Build the Runner a config asks for (``runner_type``, default mmengine's ``Runner``)."""
+    _init_cpu_process_group(cfg)
+    if 'runner_type' not in cfg:
+        return Runner.from_cfg(cfg)
+    return RUNNERS.build(cfg)

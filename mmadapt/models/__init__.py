@@ -1,0 +1,1 @@
+"""Backbones and searchable modules registered in ``mmadapt.registry.MODELS``."""

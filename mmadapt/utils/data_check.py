@@ -1,0 +1,92 @@
+"""Checks that a config's data is on disk, with a message that says how to get it."""
+import os.path as osp
+from typing import Iterator, List, Tuple
+
+from mmengine.config import Config
+
+from mmadapt.datasets.shapes import generate_command
+
+_DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+_EVALUATORS = ('val_evaluator', 'test_evaluator')
+
+
+class DataNotFoundError(FileNotFoundError):
+    """A file or folder that a config reads does not exist."""
+
+
+def _iter_datasets(dataset) -> Iterator[dict]:
+    """Leaf dataset configs, looking through wrappers (RepeatDataset, ConcatDataset, ...)."""
+    if not isinstance(dataset, dict):
+        return
+    if isinstance(dataset.get('dataset'), dict):
+        yield from _iter_datasets(dataset['dataset'])
+    elif isinstance(dataset.get('datasets'), (list, tuple)):
+        for d in dataset['datasets']:
+            yield from _iter_datasets(d)
+    else:
+        yield dataset
+
+
+def _join(root, path):
+    if not path or '://' in str(path):
+        return None
+    if root and not osp.isabs(path):
+        return osp.join(root, path)
+    return path
+
+
+def required_paths(cfg: Config) -> List[Tuple[str, str]]:
+    """``(where, path)`` of every local file/folder that the config's data pipeline reads."""
+    paths = []
+    for name in _DATALOADERS:
+        loader = cfg.get(name)
+        if not isinstance(loader, dict):
+            continue
+        for ds in _iter_datasets(loader.get('dataset')):
+            root = ds.get('data_root')
+            if root and '://' not in str(root):
+                paths.append((name, root))
+            ann = _join(root, ds.get('ann_file'))
+            if ann:
+                paths.append((name, ann))
+            prefix = ds.get('data_prefix')
+            values = prefix.values() if isinstance(prefix, dict) else [prefix]
+            for value in values:
+                p = _join(root, value) if isinstance(value, str) else None
+                if p:
+                    paths.append((name, p))
+    for name in _EVALUATORS:
+        evaluators = cfg.get(name)
+        for ev in evaluators if isinstance(evaluators, (list, tuple)) else [evaluators]:
+            if isinstance(ev, dict) and isinstance(ev.get('ann_file'), str):
+                if '://' not in ev['ann_file']:
+                    paths.append((name, ev['ann_file']))
+    return paths
+
+
+def check_data(cfg: Config, stages=('train', 'val', 'test')) -> None:
+    """Raise :class:`DataNotFoundError` if data that ``cfg`` needs for ``stages`` is missing.
+
+    For configs on the built-in shapes data (those with a ``shapes`` field giving the generator
+    arguments) the message is the command that generates it.
+    """
+    missing = [(where, p) for where, p in required_paths(cfg)
+               if where.split('_')[0] in stages and not osp.exists(p)]
+    if not missing:
+        return
+    lines = [f'  {where}: {p}' for where, p in missing]
+    msg = 'data not found:\n' + '\n'.join(dict.fromkeys(lines))
+    shapes = cfg.get('shapes')
+    if isinstance(shapes, dict) and cfg.get('data_root'):
+        try:
+            cmd = generate_command(shapes['task'], cfg['data_root'].rstrip('/'),
+                                   shapes['num_train'], shapes['num_val'], shapes['size'],
+                                   shapes.get('seed', 0))
+        except KeyError as e:
+            raise KeyError(f'config field shapes lacks {e}: it needs task, num_train, num_val, '
+                           'size') from None
+        msg += ('\nThis config trains on the built-in shapes data. Generate it with:\n  ' + cmd)
+    else:
+        msg += ('\nPoint data_root (and ann_file / data_prefix) at your copy of the data set, '
+                'e.g. with --cfg-options train_dataloader.dataset.data_root=PATH')
+    raise DataNotFoundError(msg)
