@@ -89,12 +89,12 @@ def main(argv=None):
     cls_root = osp.join(args.data_root, 'shapes_cls')
     det_root = osp.join(args.data_root, 'shapes_det')
     if args.quick:
-        ensure_data('cls', cls_root + '_quick', 64, 16, 96)
+        ensure_data('cls', cls_root + '_quick', 64, 16, 64)
         ensure_data('det', det_root + '_quick', 32, 16, 128)
         cls_root, det_root = cls_root + '_quick', det_root + '_quick'
         cls_epochs = det_epochs = 1
     else:
-        ensure_data('cls', cls_root, 2000, 200, 96)
+        ensure_data('cls', cls_root, 4000, 400, 64)
         ensure_data('det', det_root, 800, 100, 128)
         cls_epochs, det_epochs = None, None
 
@@ -136,6 +136,10 @@ def main(argv=None):
         'model.backbone.init_cfg.type=Pretrained', f'model.backbone.init_cfg.checkpoint={seed_ckpt}',
         'model.backbone.init_cfg.prefix=backbone.'
     ], work_dir)
+    with open(osp.join(work_dir, 'retinanet_from_seed.log'), encoding='utf-8') as f:
+        if 'missing keys in source state_dict' in f.read():
+            raise SystemExit('the seed checkpoint did not fit the detector backbone (missing keys, '
+                             'see retinanet_from_seed.log)')
     trained = read_results(det_dir)['val'][-1]['metrics']
     det_ckpt = last_checkpoint(det_dir)
 

@@ -6,12 +6,11 @@ _base_ = 'mmpretrain::mobilenet_v2/mobilenet-v2_8xb32_in1k.py'
 custom_imports = dict(imports=['mmadapt'], allow_failed_imports=False)
 
 # ---- data: built-in shapes (tools/data/make_shapes.py) ----
-shapes = dict(task='cls', num_train=2000, num_val=200, size=96, seed=0)
+shapes = dict(task='cls', num_train=4000, num_val=400, size=64, seed=0)
 data_root = 'data/shapes_cls/'
 metainfo = dict(classes=('circle', 'square', 'triangle', 'star'))
 train_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='RandomResizedCrop', scale=96, crop_ratio_range=(0.5, 1.0), backend='pillow'),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='PackInputs'),
 ]
@@ -37,14 +36,14 @@ data_preprocessor = dict(num_classes=4)
 model = dict(head=dict(num_classes=4, topk=(1, )))
 
 # ---- schedule: a few CPU minutes ----
-max_epochs = 8
+max_epochs = 12
 train_cfg = dict(by_epoch=True, max_epochs=max_epochs, val_interval=max_epochs)
 param_scheduler = [
-    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=30),
+    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0, end=50),
     dict(type='CosineAnnealingLR', T_max=max_epochs, by_epoch=True, begin=0, end=max_epochs,
-         eta_min=1e-4)
+         eta_min=1e-5)
 ]
-optim_wrapper = dict(optimizer=dict(lr=0.05, momentum=0.9, weight_decay=4e-5))
+optim_wrapper = dict(optimizer=dict(_delete_=True, type='AdamW', lr=2e-3, weight_decay=0.01))
 auto_scale_lr = dict(base_batch_size=32)
 default_hooks = dict(logger=dict(interval=20), checkpoint=dict(interval=1, max_keep_ckpts=2))
 env_cfg = dict(cudnn_benchmark=False)

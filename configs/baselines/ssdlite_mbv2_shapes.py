@@ -38,7 +38,9 @@ val_evaluator = dict(ann_file=data_root + 'annotations/val.json', metric='bbox')
 test_evaluator = val_evaluator
 
 # ---- model: anchors scaled from 320 px to 128 px inputs ----
+# mmpretrain's MobileNetV2 (same structure as mmdet's), so classification seeds load unchanged.
 model = dict(
+    backbone=dict(type='mmpretrain.MobileNetV2'),
     bbox_head=dict(
         num_classes=4,
         anchor_generator=dict(

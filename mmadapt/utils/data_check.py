@@ -74,6 +74,10 @@ def check_data(cfg: Config, stages=('train', 'val', 'test')) -> None:
                if where.split('_')[0] in stages and not osp.exists(p)]
     if not missing:
         return
+    # a missing data root explains everything below it: report the root only
+    roots = {p.rstrip('/') for _, p in missing}
+    missing = [(w, p) for w, p in missing
+               if not any(p.rstrip('/') != r and p.startswith(r + '/') for r in roots)]
     lines = [f'  {where}: {p}' for where, p in missing]
     msg = 'data not found:\n' + '\n'.join(dict.fromkeys(lines))
     shapes = cfg.get('shapes')
