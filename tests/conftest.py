@@ -1,0 +1,65 @@
+import os
+import os.path as osp
+import sys
+import uuid
+import warnings
+
+import pytest
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, ROOT)
+warnings.filterwarnings('ignore', category=DeprecationWarning)
+
+# Small shapes sets shared by the whole session: (task, num_train, num_val, size)
+TINY = dict(
+    det=('det', 16, 8, 128),
+    seg=('seg', 8, 4, 128),
+    pose=('pose', 12, 6, 128),
+    cls=('cls', 32, 16, 64),
+)
+
+
+@pytest.fixture(scope='session')
+def shapes_root(tmp_path_factory):
+    """A folder with tiny shapes data sets for every task: ``root/<task>``."""
+    from mmadapt.datasets import make_shapes
+    root = tmp_path_factory.mktemp('shapes')
+    for name, (task, n_train, n_val, size) in TINY.items():
+        make_shapes(task, str(root / name), n_train, n_val, size, seed=0)
+    return root
+
+
+def data_options(data_root, config_name):
+    """--cfg-options that point a shapes baseline config at a test data set and make it small."""
+    root = str(data_root).rstrip('/') + '/'
+    opts = {
+        'data_root': root,
+        'train_dataloader.dataset.data_root': root,
+        'val_dataloader.dataset.data_root': root,
+        'test_dataloader.dataset.data_root': root,
+        'experiment_name': f'test_{config_name}_{uuid.uuid4().hex[:8]}',
+        'log_level': 'WARNING',
+        'default_hooks.logger.interval': 1,
+    }
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        opts[f'{loader}.num_workers'] = 0
+        opts[f'{loader}.persistent_workers'] = False
+    return opts
+
+
+def python():
+    return sys.executable
+
+
+def tool(name):
+    return osp.join(ROOT, 'tools', name)
+
+
+@pytest.fixture
+def in_root(monkeypatch):
+    """Run with the repository root as working directory (configs use relative paths)."""
+    monkeypatch.chdir(ROOT)
+    return ROOT
+
+
+os.environ.setdefault('PYTHONWARNINGS', 'ignore::DeprecationWarning')

@@ -1,0 +1,46 @@
+#!/usr/bin/env python
+"""Write a built-in "shapes" data set (det, seg, pose or cls) in the standard OpenMMLab formats.
+
+Example:
+    python tools/data/make_shapes.py --task det --out data/shapes_det \
+        --num-train 400 --num-val 100 --size 128 --seed 0
+"""
+import argparse
+import os.path as osp
+import sys
+import time
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+
+from mmadapt.datasets.shapes import TASKS, ShapesArgumentError, make_shapes  # noqa: E402
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--task', required=True, help=f'one of: {", ".join(TASKS)}')
+    parser.add_argument('--out', required=True, help='output folder')
+    parser.add_argument('--num-train', type=int, default=200, help='training images')
+    parser.add_argument('--num-val', type=int, default=50, help='validation images')
+    parser.add_argument('--size', type=int, default=128, help='image side in pixels (>= 32)')
+    parser.add_argument('--seed', type=int, default=0, help='random seed')
+    parser.add_argument('--overwrite', action='store_true', help='replace OUT if it exists')
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    start = time.time()
+    try:
+        meta = make_shapes(args.task, args.out, args.num_train, args.num_val, args.size, args.seed,
+                           overwrite=args.overwrite)
+    except (ShapesArgumentError, FileExistsError) as e:
+        print(f'make_shapes.py: error: {e}', file=sys.stderr)
+        return 2
+    print(f'wrote shapes/{meta["task"]} to {osp.abspath(args.out)}: {meta["num_train"]} train + '
+          f'{meta["num_val"]} val images of {meta["size"]}x{meta["size"]}, classes '
+          f'{", ".join(meta["classes"])} ({time.time() - start:.1f}s)')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
