@@ -65,3 +65,4 @@ auto_scale_lr = dict(base_batch_size=8)
 default_hooks = dict(logger=dict(interval=20),
                      checkpoint=dict(interval=1, max_keep_ckpts=2))
 env_cfg = dict(cudnn_benchmark=False)
+randomness = dict(seed=0)  # reproducible runs on the built-in data

@@ -65,3 +65,4 @@ default_hooks = dict(logger=dict(interval=20),
                      checkpoint=dict(interval=1, max_keep_ckpts=2, save_best='coco/AP',
                                      rule='greater'))
 env_cfg = dict(cudnn_benchmark=False)
+randomness = dict(seed=0)  # reproducible runs on the built-in data

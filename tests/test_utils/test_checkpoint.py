@@ -11,9 +11,10 @@ import torch
 from torch import nn
 
 import mmadapt  # noqa: F401  (registers the allow-list)
+from mmengine.model import BaseModel
 
 
-class _ToyModel(nn.Module):
+class _ToyModel(BaseModel):
     def __init__(self):
         super().__init__()
         self.linear = nn.Linear(2, 1)
@@ -35,6 +36,7 @@ class _ToyData(torch.utils.data.Dataset):
 
 def _toy_runner(work_dir, max_epochs, resume=False, name='toy'):
     from mmengine.runner import Runner
+    torch.manual_seed(0)  # the model is built before the Runner seeds anything
     return Runner(
         model=_ToyModel(), work_dir=str(work_dir), experiment_name=f'{name}_{os.getpid()}_'
         f'{max_epochs}_{resume}',
