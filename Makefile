@@ -4,7 +4,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install demo test bench data clean
+.PHONY: install demo test clean
 
 install:
 	VENV=$(abspath $(VENV)) bash tools/install.sh

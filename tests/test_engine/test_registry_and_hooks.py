@@ -53,6 +53,9 @@ def test_results_hook_writes_every_evaluation(tmp_path):
     assert [v['metrics']['mAP'] for v in results['val']] == [0.5, 0.75]
     assert results['val'][0]['metrics']['n'] == 3 and results['val'][0]['iter'] == 40
     assert results['test'] == dict(metrics=dict(mAP=0.7), checkpoint='ckpt.pth')
+    hook.after_test_epoch(FakeRunner, {})  # e.g. no detection above the score threshold
+    results = json.loads((tmp_path / 'results.json').read_text())
+    assert results['test']['metrics'] == {} and len(results['val']) == 2
 
 
 def test_missing_shapes_data_says_how_to_generate_it(tmp_path):

@@ -66,16 +66,15 @@ class ResultsHook(Hook):
 
     @master_only
     def after_val_epoch(self, runner, metrics: Optional[Dict[str, float]] = None) -> None:
-        if not metrics:
-            return
+        # an empty dict is written too: mmdet returns one when no box passes the score threshold
+        metrics = metrics or {}
         results = self._load(runner)
         results['val'].append(dict(epoch=runner.epoch, iter=runner.iter, metrics=_plain(metrics)))
         self._save(runner, results)
 
     @master_only
     def after_test_epoch(self, runner, metrics: Optional[Dict[str, float]] = None) -> None:
-        if not metrics:
-            return
+        metrics = metrics or {}
         results = self._load(runner)
         results['test'] = dict(metrics=_plain(metrics),
                                checkpoint=runner.cfg.get('load_from', None))
