@@ -189,6 +189,16 @@ class _Layers:
         return True
 
 
+def _maybe_occlude(rng: np.random.Generator, img: np.ndarray, layers: _Layers) -> None:
+    """With probability 0.3, paint a distractor bar over what is drawn so far."""
+    if rng.random() < 0.3:
+        for _ in range(10):
+            occ = _occluder_mask(rng, layers.size)
+            if layers.try_add(occ, False):
+                _paint(img, occ, rng.uniform(0, 255, 3), rng)
+                break
+
+
 def _rle(mask: np.ndarray) -> Dict:
     from pycocotools import mask as mask_util
     rle = mask_util.encode(np.asfortranarray(mask.astype(np.uint8)))
@@ -223,12 +233,7 @@ def _shape_scene(rng: np.random.Generator, size: int, num_objects: int,
                 _paint(img, mask, _contrasting_colour(rng, ref), rng)
                 objects.append(cls_idx)
                 break
-        if rng.random() < 0.3:  # a distractor bar over what is drawn so far
-            for _ in range(10):
-                occ = _occluder_mask(rng, size)
-                if layers.try_add(occ, False):
-                    _paint(img, occ, rng.uniform(0, 255, 3), rng)
-                    break
+        _maybe_occlude(rng, img, layers)
     vis = [(c, layers.visible(k)) for k, c in enumerate(objects)]
     return np.clip(img, 0, 255).astype(np.uint8), vis
 
@@ -281,12 +286,7 @@ def _pose_scene(rng: np.random.Generator, size: int, num_figures: int):
                 _paint(img, mask, _contrasting_colour(rng, img[mask].mean(0)), rng)
                 figures.append(kpts)
                 break
-        if rng.random() < 0.3:
-            for _ in range(10):
-                occ = _occluder_mask(rng, size)
-                if layers.try_add(occ, False):
-                    _paint(img, occ, rng.uniform(0, 255, 3), rng)
-                    break
+        _maybe_occlude(rng, img, layers)
     out = []
     for k, kpts in enumerate(figures):
         full = layers.full[k]
