@@ -31,12 +31,9 @@ def shapes_root(tmp_path_factory):
 
 def data_options(data_root, config_name):
     """--cfg-options that point a shapes baseline config at a test data set and make it small."""
-    root = str(data_root).rstrip('/') + '/'
+    from mmadapt.utils import data_root_options
     opts = {
-        'data_root': root,
-        'train_dataloader.dataset.data_root': root,
-        'val_dataloader.dataset.data_root': root,
-        'test_dataloader.dataset.data_root': root,
+        **data_root_options(data_root),
         'experiment_name': f'test_{config_name}_{uuid.uuid4().hex[:8]}',
         'log_level': 'WARNING',
         'default_hooks.logger.interval': 1,

@@ -21,6 +21,7 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from mmadapt.datasets.shapes import make_shapes  # noqa: E402
+from mmadapt.utils.data_check import data_root_options  # noqa: E402
 
 CLS_CONFIG = osp.join(ROOT, 'configs/baselines/mobilenetv2_shapes_cls.py')
 DET_CONFIG = osp.join(ROOT, 'configs/baselines/retinanet_mbv2_shapes.py')
@@ -90,10 +91,7 @@ def main(argv=None):
     ensure_data('det', det_root, 800, 100, 128)
 
     def data_options(root):
-        root = root.rstrip('/') + '/'
-        return [f'data_root={root}', f'train_dataloader.dataset.data_root={root}',
-                f'val_dataloader.dataset.data_root={root}',
-                f'test_dataloader.dataset.data_root={root}']
+        return [f'{k}={v}' for k, v in data_root_options(root).items()]
 
     py = sys.executable
     seed_dir = osp.join(work_dir, 'seed_cls')

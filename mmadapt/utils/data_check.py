@@ -35,6 +35,16 @@ def _join(root, path):
     return path
 
 
+def data_root_options(root: str) -> dict:
+    """``--cfg-options`` that move a config's data to ``root``.
+
+    Configs resolve ``data_root`` into their dataloaders when they are parsed, so overriding the
+    variable alone changes nothing: the dataloaders' ``data_root`` fields are set too.
+    """
+    root = str(root).rstrip('/') + '/'
+    return {'data_root': root, **{f'{name}.dataset.data_root': root for name in _DATALOADERS}}
+
+
 def required_paths(cfg: Config) -> List[Tuple[str, str]]:
     """``(where, path)`` of every local file/folder that the config's data pipeline reads."""
     paths = []

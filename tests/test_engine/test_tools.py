@@ -7,16 +7,15 @@ import subprocess
 import pytest
 import torch
 
+from mmadapt.utils import data_root_options
+
 from ..conftest import ROOT, python, tool
 
 CLS = osp.join(ROOT, 'configs/baselines/mobilenetv2_shapes_cls.py')
 
 
 def _cls_options(data_root, epochs):
-    root = str(data_root) + '/'
-    return [
-        f'data_root={root}', f'train_dataloader.dataset.data_root={root}',
-        f'val_dataloader.dataset.data_root={root}', f'test_dataloader.dataset.data_root={root}',
+    return [f'{k}={v}' for k, v in data_root_options(data_root).items()] + [
         'train_dataloader.batch_size=8', 'train_dataloader.num_workers=0',
         'train_dataloader.persistent_workers=False', 'val_dataloader.num_workers=0',
         'val_dataloader.persistent_workers=False', 'test_dataloader.num_workers=0',
