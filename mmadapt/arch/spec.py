@@ -1,0 +1,536 @@
+"""Architecture specs: one plain-data description of a seed, a super-net and a derived network.
+
+A spec is a stem, a fixed number of stages and (for MobileNetV2-like networks) a head conv. Every
+stage has an output width, the stride of its first layer and a dilation, and a list of layers. A
+layer is one block token (a derived network) or several candidate tokens (a searchable layer of a
+super-net), written ``'k3e3|k5e6|skip'`` or as a list.
+
+Block tokens:
+
+* ``k{kernel}e{expansion}``: MobileNetV2 inverted residual (MBConv): 1x1 expansion to
+  ``round(in * expansion)`` channels (left out when the expansion is 1), ``kernel`` x ``kernel``
+  depthwise conv carrying the stride and dilation, 1x1 linear projection.
+* ``k{kernel}g{groups}``: ResNet block whose searchable conv (the first conv of a basic block, the
+  middle conv of a bottleneck, FNA++ Fig. 3) has this kernel and number of groups. ``k3g1`` is the
+  original block.
+* ``skip``: the identity (depth search); not allowed as the first layer of a stage.
+
+Explicit widths, for the methods that change widths layer by layer, are suffixes:
+
+* ``_h{n}``: hidden width of the block (MBConv: channels of the depthwise conv, and an expansion
+  conv is then always present, as in FBNet's ``e1`` blocks; ResNet: width of the inner convs).
+  ``_h0`` removes the block body: the layer is bypassed through its shortcut.
+* ``_c{n}``: output width of the block instead of the stage's ``out_channels``. A block that is not
+  the first of its stage keeps its shortcut when its width changes: the input is zero-padded (or
+  its leading channels taken) to the output width.
+
+Example (MobileNetV2, one line per stage, as :func:`describe` prints it)::
+
+    stem c32 s2 | c16 s1 d1: k3e1 | c24 s2 d1: k3e6 k3e6 | ... | head c1280
+"""
+import copy
+import json
+import os.path as osp
+import re
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+FAMILIES = {
+    # family -> (number of stages, default activation, block type names)
+    'mbv2': dict(num_stages=7, blocks=('mbconv', ), acts=('relu6', 'relu')),
+    'resnet': dict(num_stages=4, blocks=('basic', 'bottleneck'), acts=('relu', )),
+}
+ALLOWED_STRIDES = (1, 2)
+SKIP = 'skip'
+
+_MBCONV_RE = re.compile(r'^k(\d+)e(\d+(?:\.\d+)?)(?:_h(\d+))?(?:_c(\d+))?$')
+_RESBLOCK_RE = re.compile(r'^k(\d+)g(\d+)(?:_h(\d+))?(?:_c(\d+))?$')
+_TOKEN_HELP = {
+    'mbv2': "'k{kernel}e{expansion}' (e.g. 'k5e6'), optional '_h{hidden}' and '_c{out}', or 'skip'",
+    'resnet': "'k{kernel}g{groups}' (e.g. 'k5g4'), optional '_h{hidden}' and '_c{out}', or 'skip'",
+}
+BUILTIN_DIR = osp.join(osp.dirname(__file__), 'specs')
+
+
+class SpecError(ValueError):
+    """A malformed architecture spec. The message names the spec, stage, layer and what is allowed."""
+
+
+@dataclass(frozen=True)
+class Block:
+    """One block (candidate op) of a layer. See the module docstring for the token grammar."""
+    kind: str  # 'mbconv', 'resblock' or 'skip'
+    kernel: int = 0
+    expansion: float = 0.0
+    groups: int = 1
+    hidden: Optional[int] = None
+    out: Optional[int] = None
+
+    @property
+    def is_skip(self) -> bool:
+        return self.kind == 'skip'
+
+    @property
+    def token(self) -> str:
+        if self.is_skip:
+            return SKIP
+        if self.kind == 'mbconv':
+            e = self.expansion
+            text = f'k{self.kernel}e{int(e) if float(e).is_integer() else e}'
+        else:
+            text = f'k{self.kernel}g{self.groups}'
+        if self.hidden is not None:
+            text += f'_h{self.hidden}'
+        if self.out is not None:
+            text += f'_c{self.out}'
+        return text
+
+    def __str__(self) -> str:
+        return self.token
+
+
+def parse_block(token: str, family: str) -> Block:
+    """Parse one block token of a ``family`` spec; raises :class:`SpecError` naming the token."""
+    if not isinstance(token, str):
+        raise SpecError(f'block must be a token string, got {token!r}; allowed: {_TOKEN_HELP[family]}')
+    token = token.strip()
+    if token == SKIP:
+        return Block('skip')
+    regex = _MBCONV_RE if family == 'mbv2' else _RESBLOCK_RE
+    m = regex.match(token)
+    if m is None:
+        raise SpecError(f'unknown block token {token!r} for a {family} spec; allowed: {_TOKEN_HELP[family]}')
+    kernel = int(m.group(1))
+    if kernel < 1 or kernel % 2 == 0:
+        raise SpecError(f'block {token!r}: kernel must be odd and positive (1, 3, 5, 7, ...), got {kernel}')
+    hidden = None if m.group(3) is None else int(m.group(3))
+    out = None if m.group(4) is None else int(m.group(4))
+    if out is not None and out < 1:
+        raise SpecError(f'block {token!r}: output width _c must be positive, got {out}')
+    if family == 'mbv2':
+        expansion = float(m.group(2))
+        if expansion <= 0:
+            raise SpecError(f'block {token!r}: expansion must be positive, got {m.group(2)}')
+        if expansion.is_integer():
+            expansion = int(expansion)
+        return Block('mbconv', kernel=kernel, expansion=expansion, hidden=hidden, out=out)
+    groups = int(m.group(2))
+    if groups < 1:
+        raise SpecError(f'block {token!r}: groups must be at least 1, got {groups}')
+    return Block('resblock', kernel=kernel, groups=groups, hidden=hidden, out=out)
+
+
+@dataclass
+class Stage:
+    """A stage: output width, stride of its first layer, dilation and layers of candidate blocks."""
+    out_channels: int
+    stride: int
+    layers: List[Tuple[Block, ...]]
+    dilation: int = 1
+
+    @property
+    def depth(self) -> int:
+        return len(self.layers)
+
+
+@dataclass
+class LayerInfo:
+    """A layer resolved against its neighbours: input/output widths, stride and candidates."""
+    index: int  # position among all layers of the spec
+    stage: int
+    layer: int  # position inside the stage
+    in_channels: int
+    out_channels: int
+    stride: int
+    dilation: int
+    candidates: Tuple[Block, ...]
+
+    @property
+    def first(self) -> bool:
+        return self.layer == 0
+
+    @property
+    def searchable(self) -> bool:
+        return len(self.candidates) > 1
+
+    def hidden(self, block: Block, block_type: str = 'mbconv') -> int:
+        """Hidden width of ``block`` in this layer (0 for a bypassed body or ``skip``)."""
+        if block.is_skip:
+            return 0
+        if block.hidden is not None:
+            return block.hidden
+        if block.kind == 'mbconv':
+            return int(round(self.in_channels * block.expansion))
+        if block_type == 'bottleneck':
+            return self.out_channels // 4
+        return self.out_channels
+
+    def has_shortcut(self) -> bool:
+        """Whether the layer adds its input (identity, zero-padded when widths differ).
+
+        The first layer of a stage keeps the original rule (stride 1 and equal widths); later layers
+        always keep it, so that an explicit width change pads the identity instead of dropping it.
+        """
+        if self.stride != 1:
+            return False
+        return (not self.first) or self.in_channels == self.out_channels
+
+
+@dataclass
+class ArchSpec:
+    """A backbone architecture: seed, super-net (several candidates per layer) or derived network."""
+    family: str
+    stem: Dict
+    stages: List[Stage]
+    head: Optional[Dict] = None
+    name: str = 'unnamed'
+    block_type: str = 'mbconv'
+    act: str = 'relu6'
+    in_channels: int = 3
+    extra: Dict = field(default_factory=dict)
+
+    # -- structure ------------------------------------------------------------------------------
+    def layers(self) -> List[LayerInfo]:
+        """All layers in order, with widths resolved (``_c`` suffixes and ``skip`` included)."""
+        infos = []
+        in_ch = self.stem['out_channels']
+        index = 0
+        for s, stage in enumerate(self.stages):
+            for j, cands in enumerate(stage.layers):
+                outs = {_block_out(b, in_ch, stage.out_channels) for b in cands}
+                out_ch = outs.pop() if len(outs) == 1 else -1
+                infos.append(LayerInfo(index, s, j, in_ch, out_ch, stage.stride if j == 0 else 1,
+                                       stage.dilation, tuple(cands)))
+                in_ch = out_ch
+                index += 1
+        return infos
+
+    def stage_out_channels(self) -> List[int]:
+        """Output width of each stage (the last layer's output)."""
+        outs = [0] * len(self.stages)
+        for info in self.layers():
+            outs[info.stage] = info.out_channels
+        return outs
+
+    def stage_strides(self) -> List[int]:
+        """Cumulative stride (input / feature size) at the output of each stage."""
+        stride = self.stem['stride'] * (2 if self.stem.get('pool') else 1)
+        strides = []
+        for stage in self.stages:
+            stride *= stage.stride
+            strides.append(stride)
+        return strides
+
+    def searchable_layers(self) -> List[LayerInfo]:
+        return [info for info in self.layers() if info.searchable]
+
+    @property
+    def is_derived(self) -> bool:
+        """True when every layer has exactly one block."""
+        return all(len(c) == 1 for stage in self.stages for c in stage.layers)
+
+    def num_paths(self) -> int:
+        n = 1
+        for info in self.searchable_layers():
+            n *= len(info.candidates)
+        return n
+
+    # -- conversion -----------------------------------------------------------------------------
+    def to_dict(self) -> Dict:
+        d = {'name': self.name, 'family': self.family}
+        if self.family == 'resnet':
+            d['block'] = self.block_type
+        d['act'] = self.act
+        if self.in_channels != 3:
+            d['in_channels'] = self.in_channels
+        d['stem'] = dict(self.stem)
+        d['stages'] = []
+        for stage in self.stages:
+            sd = {'out_channels': stage.out_channels, 'stride': stage.stride}
+            if stage.dilation != 1:
+                sd['dilation'] = stage.dilation
+            sd['blocks'] = ['|'.join(b.token for b in cands) for cands in stage.layers]
+            d['stages'].append(sd)
+        if self.head is not None:
+            d['head'] = dict(self.head)
+        if self.extra:
+            d['extra'] = copy.deepcopy(self.extra)
+        return d
+
+    def copy(self) -> 'ArchSpec':
+        return spec_from_dict(self.to_dict())
+
+    def with_layers(self, choices: Dict[int, int]) -> 'ArchSpec':
+        """A copy where layer ``index`` keeps only candidate ``choices[index]`` (others unchanged)."""
+        d = self.to_dict()
+        infos = self.layers()
+        for info in infos:
+            if info.index in choices:
+                c = choices[info.index]
+                if not 0 <= c < len(info.candidates):
+                    raise SpecError(f'{_where(self.name, info.stage, info.layer)}: choice {c} out of range; '
+                                    f'the layer has {len(info.candidates)} candidates '
+                                    f'{[b.token for b in info.candidates]}')
+                d['stages'][info.stage]['blocks'][info.layer] = info.candidates[c].token
+        return spec_from_dict(d)
+
+    def describe(self) -> str:
+        """One line: stem, each stage as ``c{out} s{stride} d{dilation}: blocks``, head."""
+        parts = [f"stem c{self.stem['out_channels']} s{self.stem['stride']}"]
+        for stage in self.stages:
+            blocks = ' '.join('|'.join(b.token for b in c) for c in stage.layers)
+            parts.append(f'c{stage.out_channels} s{stage.stride} d{stage.dilation}: {blocks}')
+        if self.head is not None:
+            parts.append(f"head c{self.head['out_channels']}")
+        return ' | '.join(parts)
+
+    def __str__(self) -> str:
+        return f'{self.name}: {self.describe()}'
+
+
+def _block_out(block: Block, in_ch: int, stage_out: int) -> int:
+    if block.is_skip:
+        return in_ch
+    return block.out if block.out is not None else stage_out
+
+
+def _where(name: str, stage: Optional[int] = None, layer: Optional[int] = None) -> str:
+    text = f'spec {name!r}'
+    if stage is not None:
+        text += f': stage {stage}'
+    if layer is not None:
+        text += f' layer {layer}'
+    return text
+
+
+def _check_keys(d: Dict, allowed: Sequence[str], where: str) -> None:
+    unknown = sorted(set(d) - set(allowed))
+    if unknown:
+        raise SpecError(f'{where}: unknown field(s) {unknown}; allowed: {sorted(allowed)}')
+
+
+def _positive_int(value, what: str, where: str, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise SpecError(f'{where}: {what} must be an integer >= {minimum}, got {value!r}')
+    return value
+
+
+def spec_from_dict(d: Dict) -> 'ArchSpec':
+    """Build and validate a spec from plain data (as loaded from JSON / YAML)."""
+    if isinstance(d, ArchSpec):
+        return d
+    if not isinstance(d, dict):
+        raise SpecError(f'a spec must be a mapping, got {type(d).__name__}')
+    name = str(d.get('name', 'unnamed'))
+    where = _where(name)
+    _check_keys(d, ('name', 'family', 'block', 'act', 'in_channels', 'stem', 'stages', 'head', 'extra'),
+                where)
+    for key in ('family', 'stem', 'stages'):
+        if key not in d:
+            raise SpecError(f'{where}: missing field {key!r}')
+    family = d['family']
+    if family not in FAMILIES:
+        raise SpecError(f'{where}: unknown family {family!r}; allowed: {sorted(FAMILIES)}')
+    info = FAMILIES[family]
+    block_type = d.get('block', 'mbconv' if family == 'mbv2' else None)
+    if block_type not in info['blocks']:
+        raise SpecError(f"{where}: field 'block' is {block_type!r}; a {family} spec allows {list(info['blocks'])}")
+    act = d.get('act', info['acts'][0])
+    if act not in info['acts']:
+        raise SpecError(f"{where}: activation {act!r} not allowed; a {family} spec allows {list(info['acts'])}")
+    in_channels = _positive_int(d.get('in_channels', 3), 'in_channels', where)
+
+    stem = d['stem']
+    if not isinstance(stem, dict):
+        raise SpecError(f'{where}: stem must be a mapping, got {stem!r}')
+    _check_keys(stem, ('out_channels', 'kernel', 'stride', 'pool'), f'{where}: stem')
+    stem = dict(stem)
+    if 'out_channels' not in stem:
+        raise SpecError(f"{where}: stem: missing field 'out_channels'")
+    _positive_int(stem['out_channels'], 'out_channels', f'{where}: stem')
+    stem.setdefault('kernel', 3 if family == 'mbv2' else 7)
+    stem.setdefault('stride', 2)
+    if family == 'resnet':
+        stem.setdefault('pool', True)
+    k = _positive_int(stem['kernel'], 'kernel', f'{where}: stem')
+    if k % 2 == 0:
+        raise SpecError(f'{where}: stem: kernel must be odd, got {k}')
+    if stem['stride'] not in ALLOWED_STRIDES:
+        raise SpecError(f"{where}: stem: stride {stem['stride']!r} not allowed; allowed: {list(ALLOWED_STRIDES)}")
+
+    stages_d = d['stages']
+    if not isinstance(stages_d, list):
+        raise SpecError(f'{where}: stages must be a list, got {type(stages_d).__name__}')
+    n = info['num_stages']
+    if len(stages_d) != n:
+        raise SpecError(f'{where}: a {family} spec needs {n} stages, got {len(stages_d)}'
+                        + (f' (missing stage {len(stages_d)})' if len(stages_d) < n else ''))
+    stages = []
+    for s, sd in enumerate(stages_d):
+        sw = _where(name, s)
+        if not isinstance(sd, dict):
+            raise SpecError(f'{sw}: must be a mapping with out_channels, stride, blocks; got {sd!r}')
+        _check_keys(sd, ('out_channels', 'stride', 'dilation', 'blocks'), sw)
+        for key in ('out_channels', 'stride', 'blocks'):
+            if key not in sd:
+                raise SpecError(f'{sw}: missing field {key!r}')
+        out_ch = _positive_int(sd['out_channels'], 'out_channels', sw)
+        stride = sd['stride']
+        if stride not in ALLOWED_STRIDES:
+            raise SpecError(f'{sw}: stride {stride!r} not allowed; allowed: {list(ALLOWED_STRIDES)}')
+        dilation = _positive_int(sd.get('dilation', 1), 'dilation', sw)
+        blocks = sd['blocks']
+        if not isinstance(blocks, list) or not blocks:
+            raise SpecError(f'{sw}: blocks must be a non-empty list of tokens, got {blocks!r}')
+        layers = []
+        for j, entry in enumerate(blocks):
+            lw = _where(name, s, j)
+            tokens = entry.split('|') if isinstance(entry, str) else entry
+            if not isinstance(tokens, (list, tuple)) or not tokens:
+                raise SpecError(f'{lw}: expected a token or a list of candidate tokens, got {entry!r}')
+            cands = []
+            for t in tokens:
+                try:
+                    cands.append(parse_block(t, family))
+                except SpecError as e:
+                    raise SpecError(f'{lw}: {e}') from None
+            if len({b.token for b in cands}) != len(cands):
+                raise SpecError(f'{lw}: duplicate candidates in {[b.token for b in cands]}')
+            layers.append(tuple(cands))
+        stages.append(Stage(out_ch, stride, layers, dilation))
+
+    head = d.get('head')
+    if head is not None:
+        if not isinstance(head, dict):
+            raise SpecError(f'{where}: head must be a mapping with out_channels, got {head!r}')
+        _check_keys(head, ('out_channels', ), f'{where}: head')
+        if 'out_channels' not in head:
+            raise SpecError(f"{where}: head: missing field 'out_channels'")
+        _positive_int(head['out_channels'], 'out_channels', f'{where}: head')
+        head = dict(head)
+        if family != 'mbv2':
+            raise SpecError(f'{where}: a head conv is only defined for mbv2 specs')
+    spec = ArchSpec(family=family, stem=stem, stages=stages, head=head, name=name,
+                    block_type=block_type, act=act, in_channels=in_channels,
+                    extra=copy.deepcopy(d.get('extra') or {}))
+    validate(spec)
+    return spec
+
+
+def validate(spec: ArchSpec) -> None:
+    """Check widths, strides, groups and ``skip`` placement layer by layer."""
+    for info in spec.layers():
+        lw = _where(spec.name, info.stage, info.layer)
+        if info.out_channels < 0:
+            outs = {b.token: _block_out(b, info.in_channels, spec.stages[info.stage].out_channels)
+                    for b in info.candidates}
+            raise SpecError(f'{lw}: candidates produce different output widths {outs}; all candidates of '
+                            'a layer must have the same output width')
+        for b in info.candidates:
+            if b.is_skip:
+                if info.first:
+                    raise SpecError(f"{lw}: 'skip' is not allowed in the first layer of a stage (it sets the "
+                                    f'stride and the width); allowed there: {_TOKEN_HELP[spec.family]} '
+                                    "without 'skip'")
+                continue
+            hidden = info.hidden(b, spec.block_type)
+            if hidden == 0 and not info.has_shortcut():
+                raise SpecError(f'{lw}: {b.token!r} has hidden width 0 (bypassed) but the layer has no '
+                                f'shortcut (stride {info.stride}, {info.in_channels} -> {info.out_channels} '
+                                'channels); a bypassed layer needs stride 1 and must not be the first layer '
+                                'of a stage that changes width')
+            if b.kind == 'resblock' and hidden > 0:
+                g = b.groups
+                conv_in = info.in_channels if spec.block_type == 'basic' else hidden
+                if conv_in % g or hidden % g:
+                    raise SpecError(f'{lw}: {b.token!r}: {g} groups do not divide the conv widths '
+                                    f'{conv_in} -> {hidden}; allowed: a number of groups dividing both')
+
+
+# -- files ----------------------------------------------------------------------------------------
+def builtin_specs() -> List[str]:
+    """Names of the specs that ship with mmadapt (``mmadapt/arch/specs/*.yaml``)."""
+    import glob
+    return sorted(osp.splitext(osp.basename(p))[0] for p in glob.glob(osp.join(BUILTIN_DIR, '*.yaml')))
+
+
+def load_spec(source: Union[str, Dict, ArchSpec]) -> ArchSpec:
+    """Load a spec from a built-in name, a ``.json`` / ``.yaml`` file, a dict or a spec.
+
+    Args:
+        source: e.g. ``'mobilenet_v2'``, ``'fna_mbv2_det'``, ``'work_dirs/x/derived.yaml'``, or the
+            mapping itself (as written inline in a config).
+    """
+    if isinstance(source, ArchSpec):
+        return source
+    if isinstance(source, dict):
+        return spec_from_dict(source)
+    if not isinstance(source, str):
+        raise SpecError(f'cannot load a spec from {type(source).__name__}; give a name, a path or a dict')
+    path = source
+    if not osp.exists(path):
+        candidate = osp.join(BUILTIN_DIR, source + '.yaml')
+        if osp.exists(candidate):
+            path = candidate
+        else:
+            raise SpecError(f'spec {source!r} is neither a file nor a built-in spec; built-in specs: '
+                            f'{builtin_specs()}')
+    with open(path, encoding='utf-8') as f:
+        text = f.read()
+    try:
+        if path.endswith('.json'):
+            data = json.loads(text)
+        else:
+            import yaml
+            data = yaml.safe_load(text)
+    except Exception as e:  # noqa: BLE001  (report any parser error with the file name)
+        raise SpecError(f'cannot parse spec file {path}: {e}') from None
+    try:
+        return spec_from_dict(data)
+    except SpecError as e:
+        raise SpecError(f'{path}: {e}') from None
+
+
+def dump_spec(spec: ArchSpec, path: Optional[str] = None, fmt: Optional[str] = None) -> str:
+    """Serialise a spec to JSON or YAML text; write it to ``path`` when given (atomically).
+
+    The format is ``fmt`` ('json' or 'yaml'), else taken from the file extension, else YAML.
+    """
+    if fmt is None:
+        fmt = 'json' if path is not None and path.endswith('.json') else 'yaml'
+    if fmt not in ('json', 'yaml'):
+        raise ValueError(f"fmt must be 'json' or 'yaml', got {fmt!r}")
+    d = spec.to_dict()
+    if fmt == 'json':
+        text = json.dumps(d, indent=2) + '\n'
+    else:
+        text = _to_yaml(d)
+    if path is not None:
+        import os
+        import tempfile
+        folder = osp.dirname(osp.abspath(path))
+        os.makedirs(folder, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, suffix='.tmp')
+        with os.fdopen(fd, 'w', encoding='utf-8') as f:
+            f.write(text)
+        os.replace(tmp, path)
+    return text
+
+
+def _to_yaml(d: Dict) -> str:
+    """YAML with one flow-style line per stage, so that a spec reads like a table."""
+    import yaml
+
+    def flow(x):
+        return yaml.safe_dump(x, default_flow_style=True, width=10**6, sort_keys=False).strip()
+
+    lines = []
+    for key, value in d.items():
+        if key == 'stages':
+            lines.append('stages:')
+            lines.extend(f'- {flow(stage)}' for stage in value)
+        elif isinstance(value, dict):
+            lines.append(f'{key}: {flow(value)}')
+        else:
+            lines.append(yaml.safe_dump({key: value}, sort_keys=False).strip())
+    return '\n'.join(lines) + '\n'

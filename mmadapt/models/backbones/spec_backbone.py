@@ -1,0 +1,170 @@
+"""Backbones built from architecture specs: the derived (static) ones and the shared base.
+
+Output indices follow mmdet's and mmpretrain's conventions: for MobileNetV2-like specs 0-6 are the
+seven stages and 7 the final 1x1 conv (the spec's ``head``); for ResNets 0-3 are the four stages.
+Stages after the last requested output are not built, so no parameter goes unused.
+"""
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn as nn
+from mmcv.cnn import ConvModule
+from mmengine.model import BaseModule
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from mmadapt.arch import ArchSpec, load_spec
+from mmadapt.registry import MODELS
+from .ops import build_block
+
+DEFAULT_INIT = [
+    dict(type='Kaiming', layer='Conv2d'),
+    dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm'])
+]
+DEFAULT_SPECS = {'mbv2': 'mobilenet_v2', 'resnet': 'resnet50'}
+
+
+class SpecBackbone(BaseModule):
+    """Stem, stages and optional head conv of a spec; subclasses decide how a layer is built.
+
+    Args:
+        spec: a built-in spec name, a spec file, a dict or an :class:`~mmadapt.arch.ArchSpec`.
+        out_indices: which outputs to return (see the module docstring).
+        frozen_stages: stages to freeze (-1: none; 0: the stem; k: the stem and stages 0..k-1).
+        norm_cfg: norm layer config. norm_eval: keep norm layers in eval mode while training.
+        act_cfg: activation config; default from the spec (``ReLU6`` or ``ReLU``).
+    """
+    family = 'mbv2'
+    searchable = False  # whether layers may hold several candidates
+    super_type = 'mmadapt.SuperMobileNetV2'
+
+    def __init__(self, spec: Union[str, Dict, ArchSpec, None] = None,
+                 out_indices: Sequence[int] = None, frozen_stages: int = -1,
+                 norm_cfg: Optional[dict] = None, act_cfg: Optional[dict] = None,
+                 norm_eval: bool = False, init_cfg=None):
+        super().__init__(init_cfg=DEFAULT_INIT if init_cfg is None else init_cfg)
+        self.spec = load_spec(DEFAULT_SPECS[self.family] if spec is None else spec)
+        if self.spec.family != self.family:
+            raise ValueError(f'{type(self).__name__} builds {self.family} specs; spec {self.spec.name!r} '
+                             f'is a {self.spec.family} spec')
+        if not self.searchable and not self.spec.is_derived:
+            raise ValueError(f'spec {self.spec.name!r} has searchable layers; build it with '
+                             f'{self.super_type}, or derive a spec first (mmadapt.arch.derive_spec)')
+        num_stages = len(self.spec.stages)
+        max_index = num_stages if (self.family == 'mbv2' and self.spec.head is not None) else num_stages - 1
+        if out_indices is None:
+            out_indices = (max_index, )
+        out_indices = tuple(out_indices)
+        if not out_indices or any(not isinstance(i, int) or not 0 <= i <= max_index for i in out_indices):
+            raise ValueError(f'out_indices {out_indices} not allowed for spec {self.spec.name!r}; allowed: '
+                             f'integers 0..{max_index}' + (f' ({max_index} is the head conv)'
+                                                           if max_index == num_stages else ''))
+        if not -1 <= frozen_stages <= num_stages:
+            raise ValueError(f'frozen_stages must be in -1..{num_stages}, got {frozen_stages}')
+        self.out_indices = out_indices
+        self.frozen_stages = frozen_stages
+        self.norm_cfg = norm_cfg or dict(type='BN', requires_grad=True)
+        self.act_cfg = act_cfg or dict(type='ReLU6' if self.spec.act == 'relu6' else 'ReLU')
+        self.norm_eval = norm_eval
+        last = max(out_indices)
+
+        stem = self.spec.stem
+        k = stem['kernel']
+        self.stem = ConvModule(self.spec.in_channels, stem['out_channels'], k, stride=stem['stride'],
+                               padding=k // 2, norm_cfg=self.norm_cfg, act_cfg=self.act_cfg)
+        self.stem_pool = nn.MaxPool2d(3, 2, 1) if stem.get('pool') else None
+        infos = self.spec.layers()
+        self.layer_infos = [info for info in infos if info.stage <= last]
+        self.stages = nn.ModuleList()
+        for s in range(min(last + 1, num_stages)):
+            self.stages.append(self._build_stage([i for i in self.layer_infos if i.stage == s]))
+        stage_out = self.spec.stage_out_channels()
+        self.head = None
+        if last == num_stages:
+            self.head = ConvModule(stage_out[-1], self.spec.head['out_channels'], 1, norm_cfg=self.norm_cfg,
+                                   act_cfg=self.act_cfg)
+        channels = stage_out + ([self.spec.head['out_channels']] if self.spec.head else [])
+        strides = self.spec.stage_strides()
+        strides = strides + [strides[-1]]
+        self.out_channels: Tuple[int, ...] = tuple(channels[i] for i in out_indices)
+        self.out_strides: Tuple[int, ...] = tuple(strides[i] for i in out_indices)
+        self._freeze_stages()
+
+    # -- building --------------------------------------------------------------------------------
+    def _build_stage(self, infos) -> nn.Module:
+        raise NotImplementedError
+
+    def _build_block(self, block, info) -> nn.Module:
+        return build_block(block, info, self.spec, norm_cfg=self.norm_cfg, act_cfg=self.act_cfg)
+
+    @property
+    def feature_info(self) -> List[Dict]:
+        """One dict per output: ``index``, ``channels`` and ``stride`` (reduction of the input)."""
+        return [dict(index=i, channels=c, stride=s)
+                for i, c, s in zip(self.out_indices, self.out_channels, self.out_strides)]
+
+    # -- forward ---------------------------------------------------------------------------------
+    def _stem(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.stem(x)
+        return x if self.stem_pool is None else self.stem_pool(x)
+
+    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        x = self._stem(x)
+        outs = []
+        for i, stage in enumerate(self.stages):
+            x = self._run_stage(i, stage, x)
+            if i in self.out_indices:
+                outs.append(x)
+        if self.head is not None:
+            outs.append(self.head(x))
+        return tuple(outs)
+
+    def _run_stage(self, i: int, stage: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        return stage(x)
+
+    # -- training modes ------------------------------------------------------------------------
+    def _freeze_stages(self) -> None:
+        if self.frozen_stages < 0:
+            return
+        frozen = [self.stem] + list(self.stages[:self.frozen_stages])
+        for m in frozen:
+            m.eval()
+            for p in m.parameters():
+                p.requires_grad = False
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        self._freeze_stages()
+        if mode and self.norm_eval:
+            for m in self.modules():
+                if isinstance(m, _BatchNorm):
+                    m.eval()
+        return self
+
+
+@MODELS.register_module()
+class DerivedMobileNetV2(SpecBackbone):
+    """A MobileNetV2-like network built from a derived spec: plain static modules only.
+
+    With no ``spec`` it is the standard MobileNetV2 1.0 (torchvision's ``mobilenet_v2`` without
+    the classifier). FBNet-C and Proxyless (mobile) are the specs ``'fbnet_c'`` and
+    ``'proxyless_mobile'``.
+
+    Example:
+        >>> backbone = DerivedMobileNetV2(out_indices=(2, 4, 6))
+        >>> backbone.out_channels, backbone.out_strides
+        ((32, 96, 320), (8, 16, 32))
+    """
+    family = 'mbv2'
+
+    def _build_stage(self, infos) -> nn.Module:
+        return nn.Sequential(*[self._build_block(info.candidates[0], info) for info in infos])
+
+
+@MODELS.register_module()
+class DerivedResNet(DerivedMobileNetV2):
+    """A ResNet built from a derived spec (basic or bottleneck blocks with kernel / groups tokens).
+
+    With no ``spec`` it is ResNet-50 (torchvision's ``resnet50`` without the classifier).
+    """
+    family = 'resnet'
+    super_type = 'mmadapt.SuperResNet'
