@@ -38,3 +38,19 @@ def path_spec(spec: ArchSpec, path: Sequence[int], name: str = None) -> ArchSpec
     derived = spec.with_layers({info.index: int(c) for info, c in zip(layers, path)})
     derived.name = name or f'{spec.name}_path'
     return derived
+
+
+def arch_params_from_state_dict(state_dict, prefix: str = 'backbone.') -> list:
+    """The ``arch_params`` vectors of a super-backbone, in order, from a (checkpoint) state dict."""
+    key = f'{prefix}arch_params.'
+    found = {}
+    for k, v in state_dict.items():
+        if k.startswith(key) and k[len(key):].isdigit():
+            found[int(k[len(key):])] = v
+    if not found:
+        keys = sorted({k.rsplit('arch_params.', 1)[0] for k in state_dict if 'arch_params.' in k})
+        hint = f'; architecture parameters were found under the prefixes {keys}' if keys else ''
+        raise SpecError(f"no '{key}N' entries in the state dict{hint}")
+    if sorted(found) != list(range(len(found))):
+        raise SpecError(f"'{key}N' entries are not numbered 0..{len(found) - 1}: {sorted(found)}")
+    return [found[i] for i in range(len(found))]

@@ -1,0 +1,72 @@
+"""MAdds and params of the model a config builds (detector, segmentor, pose model, classifier)."""
+from dataclasses import dataclass
+from typing import Optional, Sequence, Union
+
+import torch
+from mmengine.config import Config
+
+from .madds import ModelCost, count_model
+
+
+@dataclass
+class ConfigCost:
+    """What :func:`count_config` measured."""
+    model: ModelCost
+    shape: tuple
+    backbone_madds: int
+    backbone_params: int
+    # super-backbones only: Eq. 9 expected MAdds, and the cheapest / dearest path of the backbone
+    expected_madds: Optional[float] = None
+    min_madds: Optional[int] = None
+    max_madds: Optional[int] = None
+    derived: Optional[str] = None
+
+
+def build_model_from_config(cfg: Union[str, Config]):
+    """Build ``cfg.model`` with the config's default scope, as the Runner would."""
+    from mmengine.registry import MODELS, init_default_scope
+    if isinstance(cfg, str):
+        cfg = Config.fromfile(cfg)
+    init_default_scope(cfg.get('default_scope', 'mmadapt'))
+    model_cfg = cfg.model.copy()
+    if 'data_preprocessor' in cfg and 'data_preprocessor' not in model_cfg:
+        model_cfg['data_preprocessor'] = cfg.data_preprocessor
+    return MODELS.build(model_cfg)
+
+
+def count_config(cfg: Union[str, Config], shape: Sequence[int] = (224, 224), model=None) -> ConfigCost:
+    """Count MAdds (conv + linear, per image) and params of a config's model at ``shape`` (H, W).
+
+    The model runs once on a zero image of that size through ``model(x, mode='tensor')`` (the
+    network without pre-/post-processing). A super-backbone is counted on its current single path
+    (the argmax path of a freshly built one); the expected MAdds of Eq. 9 and the cheapest and
+    dearest paths of the backbone are reported beside it.
+    """
+    from mmadapt.models.backbones import SuperBackboneMixin
+    model = build_model_from_config(cfg) if model is None else model
+    h, w = int(shape[0]), int(shape[1])
+    x = torch.zeros(1, 3, h, w)
+    mode_arg = _accepts_mode(model)
+    forward = (lambda t: model(t, mode='tensor')) if mode_arg else model
+    result = count_model(model, x, forward=forward)
+    prefix = 'backbone.'
+    bb_madds = sum(m for n, (m, _) in result.modules.items() if n.startswith(prefix))
+    bb_params = sum(p for n, (_, p) in result.modules.items() if n.startswith(prefix))
+    out = ConfigCost(result, (h, w), bb_madds, bb_params)
+    backbone = getattr(model, 'backbone', None)
+    if isinstance(backbone, SuperBackboneMixin):
+        cost = backbone.cost((h, w))
+        out.expected_madds = float(backbone.expected_madds((h, w)))
+        table = cost.table()
+        out.min_madds = cost.fixed_madds + sum(min(lc.madds) for lc in table)
+        out.max_madds = cost.fixed_madds + sum(max(lc.madds) for lc in table)
+        out.derived = backbone.path_spec().describe()
+    return out
+
+
+def _accepts_mode(model) -> bool:
+    import inspect
+    try:
+        return 'mode' in inspect.signature(model.forward).parameters
+    except (TypeError, ValueError):
+        return False

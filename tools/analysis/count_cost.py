@@ -1,0 +1,75 @@
+#!/usr/bin/env python
+"""Print the MAdds and parameters of a config's model.
+
+MAdds are the multiply-adds of convolution and linear layers for one image of the given size (as
+in the FNA++, DNA and NetAdaptV2 papers); parameters are all learnable parameters of the model.
+
+Usage::
+
+    python tools/analysis/count_cost.py CONFIG --shape H W [--breakdown [DEPTH]] [--cfg-options k=v]
+
+Example::
+
+    $ python tools/analysis/count_cost.py configs/baselines/retinanet_mbv2_shapes.py --shape 800 1088
+    MAdds: 133.05B
+    Params: 11.49M
+"""
+import argparse
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+
+from mmengine.config import Config, DictAction  # noqa: E402
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='Count MAdds and params of a config\'s model')
+    parser.add_argument('config', help='config file path')
+    parser.add_argument('--shape', type=int, nargs='+', default=[224, 224],
+                        help='input image size: H W, or one number for a square image (default 224 224)')
+    parser.add_argument('--breakdown', type=int, nargs='?', const=2, default=None, metavar='DEPTH',
+                        help='also print MAdds and params per module, names cut to DEPTH parts (default 2)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default=None,
+                        help='override settings of the config, key=value pairs')
+    args = parser.parse_args(argv)
+    if len(args.shape) == 1:
+        args.shape = args.shape * 2
+    if len(args.shape) != 2 or min(args.shape) < 1:
+        parser.error(f'--shape takes H W (positive), got {args.shape}')
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    import mmadapt  # noqa: F401  (registers mmadapt's modules)
+    from mmadapt.cost import format_count
+    from mmadapt.cost.config_cost import count_config
+    if not osp.isfile(args.config):
+        sys.exit(f'error: config file {args.config} does not exist')
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    result = count_config(cfg, args.shape)
+    h, w = result.shape
+    print(f'Config: {args.config}')
+    print(f'Input: 3x{h}x{w}')
+    print(f'MAdds: {format_count(result.model.madds)}')
+    print(f'Params: {format_count(result.model.params)}')
+    print(f'Backbone MAdds: {format_count(result.backbone_madds)}')
+    print(f'Backbone params: {format_count(result.backbone_params)}')
+    if result.expected_madds is not None:
+        print('Backbone is a super-net: counted on its current path '
+              f'({result.derived}); expected backbone MAdds (Eq. 9): '
+              f'{format_count(result.expected_madds)}, paths range '
+              f'{format_count(result.min_madds)} - {format_count(result.max_madds)}')
+    if args.breakdown is not None:
+        rows = result.model.grouped(args.breakdown)
+        width = max(len(k) for k in rows) if rows else 10
+        print(f"\n{'module':<{width}}  {'MAdds':>10}  {'params':>10}")
+        for name, (m, p) in rows.items():
+            print(f'{name:<{width}}  {format_count(m):>10}  {format_count(p):>10}')
+
+
+if __name__ == '__main__':
+    main()
