@@ -118,13 +118,27 @@ class SuperBackboneMixin:
             path.append(max(range(len(values)), key=lambda i: (values[i], -i)))
         return path
 
+    def _full(self, per_layer: List) -> List:
+        """Extend per-built-layer values to all searchable layers of the spec.
+
+        Stages after the last output index are not built; in derived specs their layers take their
+        first candidate (they are not part of this network either way).
+        """
+        rest = self.spec.searchable_layers()[len(per_layer):]
+        return list(per_layer) + [[1.0] + [0.0] * (len(i.candidates) - 1) for i in rest]
+
     def derive(self, name: Optional[str] = None) -> ArchSpec:
         """The derived spec: argmax of the architecture parameters in every layer (Sec. 3.2.2)."""
-        return derive_spec(self.spec, [a.detach() for a in self.arch_params], name=name)
+        return derive_spec(self.spec, self._full([a.detach() for a in self.arch_params]), name=name)
 
     def path_spec(self, path: Optional[Sequence[int]] = None) -> ArchSpec:
         """The derived spec of ``path`` (default: the current path)."""
-        return path_spec(self.spec, self.path if path is None else path)
+        path = list(self.path if path is None else path)
+        if len(path) != len(self.search_layers):
+            raise ValueError(f'path has {len(path)} entries; the super-net has {len(self.search_layers)} '
+                             'searchable layers')
+        rest = len(self.spec.searchable_layers()) - len(path)
+        return path_spec(self.spec, path + [0] * rest)
 
     # -- parameters -----------------------------------------------------------------------------
     def arch_parameters(self) -> Iterator[nn.Parameter]:
