@@ -46,7 +46,10 @@ norm_cfg = dict(type='BN', requires_grad=True)
 model = dict(
     pretrained=None,
     data_preprocessor=dict(size=crop_size),
-    backbone=dict(norm_cfg=norm_cfg),
+    # mmadapt's MobileNetV2 at output stride 8 (mmseg's strides and dilations, as the spec
+    # 'mobilenet_v2_os8'): stages 2, 3, 5, 7 as in mmseg's config
+    backbone=dict(_delete_=True, type='mmadapt.DerivedMobileNetV2', spec='mobilenet_v2_os8',
+                  out_indices=(1, 2, 4, 6), norm_cfg=norm_cfg),
     decode_head=dict(channels=64, dilations=(1, 2, 4, 6), num_classes=5, norm_cfg=norm_cfg),
     auxiliary_head=dict(channels=32, num_classes=5, norm_cfg=norm_cfg))
 

@@ -1,7 +1,7 @@
 # MobileNetV2 classifier on the built-in shapes classification data (4 classes, CPU-sized).
 # Inherits mmpretrain's ImageNet MobileNetV2 config and changes the data, the sizes and the
 # schedule. Its backbone checkpoint is the seed that the detection/segmentation/pose configs start
-# from (the backbone keys match mmdet's/mmseg's/mmpose's MobileNetV2).
+# from (the detection, segmentation and pose baselines use the same mmadapt backbone).
 _base_ = 'mmpretrain::mobilenet_v2/mobilenet-v2_8xb32_in1k.py'
 custom_imports = dict(imports=['mmadapt'], allow_failed_imports=False)
 
@@ -33,7 +33,10 @@ test_evaluator = val_evaluator
 
 # ---- model: 4 classes ----
 data_preprocessor = dict(num_classes=4)
-model = dict(head=dict(num_classes=4, topk=(1, )))
+# mmadapt's MobileNetV2 (the 'mobilenet_v2' spec, up to the 1280-channel head conv)
+model = dict(
+    backbone=dict(_delete_=True, type='mmadapt.DerivedMobileNetV2', spec='mobilenet_v2', out_indices=(7, )),
+    head=dict(num_classes=4, topk=(1, )))
 
 # ---- schedule: a few CPU minutes ----
 max_epochs = 12

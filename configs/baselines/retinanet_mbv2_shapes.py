@@ -40,12 +40,12 @@ val_evaluator = dict(ann_file=data_root + 'annotations/val.json', metric='bbox')
 test_evaluator = val_evaluator
 
 # ---- model: MobileNetV2 (stages 3, 5, 7: strides 8, 16, 32) + FPN + a narrower RetinaNet head ----
-# mmpretrain's MobileNetV2 (reached through its scope prefix) so that classification checkpoints,
-# such as the seed of configs/baselines/mobilenetv2_shapes_cls.py, load with prefix='backbone.'.
-# (mmdet's own MobileNetV2 names its layers differently.)
+# mmadapt's MobileNetV2 (the 'mobilenet_v2' spec), the same backbone as the classification seed of
+# configs/baselines/mobilenetv2_shapes_cls.py, whose checkpoint loads with prefix='backbone.'.
 model = dict(
     backbone=dict(
-        _delete_=True, type='mmpretrain.MobileNetV2', out_indices=(2, 4, 6), frozen_stages=-1,
+        _delete_=True, type='mmadapt.DerivedMobileNetV2', spec='mobilenet_v2', out_indices=(2, 4, 6),
+        frozen_stages=-1,
         norm_cfg=dict(type='BN', requires_grad=True), norm_eval=False),
     neck=dict(in_channels=[32, 96, 320], out_channels=64, start_level=0,
               add_extra_convs='on_input', num_outs=5),

@@ -46,7 +46,8 @@ test_evaluator = val_evaluator
 
 # ---- model: 7 keypoints, narrower deconvolution head ----
 model = dict(
-    backbone=dict(init_cfg=None),
+    # mmadapt's MobileNetV2; its 1280-channel head conv (index 7) feeds the deconvolution head
+    backbone=dict(_delete_=True, type='mmadapt.DerivedMobileNetV2', spec='mobilenet_v2', out_indices=(7, )),
     head=dict(out_channels=7, deconv_out_channels=(64, 64, 64), deconv_kernel_sizes=(4, 4, 4),
               decoder=codec),
     test_cfg=dict(flip_test=True))

@@ -38,9 +38,12 @@ val_evaluator = dict(ann_file=data_root + 'annotations/val.json', metric='bbox')
 test_evaluator = val_evaluator
 
 # ---- model: anchors scaled from 320 px to 128 px inputs ----
-# mmpretrain's MobileNetV2 (same structure as mmdet's), so classification seeds load unchanged.
+# mmadapt's MobileNetV2 with mmdet's SSDLite outputs (stage 5 at stride 16 and the 1280-channel
+# head conv), the same backbone as the classification seed, so seeds load with prefix='backbone.'.
 model = dict(
-    backbone=dict(type='mmpretrain.MobileNetV2'),
+    backbone=dict(_delete_=True, type='mmadapt.DerivedMobileNetV2', spec='mobilenet_v2', out_indices=(4, 7),
+                  norm_cfg=dict(type='BN', eps=0.001, momentum=0.03),
+                  init_cfg=dict(type='TruncNormal', layer='Conv2d', std=0.03)),
     # mmadapt.SSDHead: mmdet 3.3.0's SSDHead fails at prediction (see its docstring)
     bbox_head=dict(
         type='mmadapt.SSDHead',

@@ -56,7 +56,7 @@ def count_config(cfg: Union[str, Config], shape: Sequence[int] = (224, 224), mod
     backbone = getattr(model, 'backbone', None)
     if isinstance(backbone, SuperBackboneMixin):
         cost = backbone.cost((h, w))
-        out.expected_madds = float(backbone.expected_madds((h, w)))
+        out.expected_madds = backbone.expected_madds((h, w)).item()
         table = cost.table()
         out.min_madds = cost.fixed_madds + sum(min(lc.madds) for lc in table)
         out.max_madds = cost.fixed_madds + sum(max(lc.madds) for lc in table)
