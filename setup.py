@@ -21,6 +21,7 @@ setup(
     long_description_content_type='text/markdown',
     packages=find_packages(exclude=('tests', 'tests.*', 'configs', 'tools', 'projects')),
     include_package_data=True,
+    package_data={'mmadapt.arch': ['specs/*.yaml']},
     python_requires='>=3.9',
     install_requires=read_requirements('requirements/runtime.txt'),
     extras_require={'tests': read_requirements('requirements/tests.txt')},

@@ -122,7 +122,7 @@ def test_expected_cost_gradient():
     torch.testing.assert_close(sup.arch_params[0].grad.double(), expected_grad, rtol=1e-5, atol=1.0)
     # uniform probabilities: the mean of the candidates plus the fixed part
     fixed = sup.cost().fixed_madds
-    assert float(e) == pytest.approx(fixed + sum(sum(t.madds) / len(t.madds) for t in sup.cost().table()), rel=1e-6)
+    assert e.item() == pytest.approx(fixed + sum(sum(t.madds) / len(t.madds) for t in sup.cost().table()), rel=1e-6)
     with pytest.raises(ValueError, match='got 1 probability vectors for 2 searchable layers'):
         expected_madds(sup.cost(), [torch.ones(5)])
 
