@@ -28,22 +28,6 @@ CASES = {
 }
 
 
-def chosen_state(sup):
-    """State dict of the super-net's current path, under the derived network's names."""
-    state = {}
-    for k, v in sup.state_dict().items():
-        parts = k.split('.')
-        if parts[0] == 'arch_params':
-            continue
-        if parts[0] == 'stages':
-            layer = sup.stages[int(parts[1])][int(parts[2])]
-            if int(parts[4]) != layer.active:
-                continue
-            k = '.'.join(parts[:3] + parts[5:])
-        state[k] = v
-    return state
-
-
 def sync(device):
     if device.type == 'cuda':
         torch.cuda.synchronize()
@@ -60,7 +44,7 @@ def run_case(name, repeats, device, batch, seed):
     sup = sup_cls(spec=case['spec'], out_indices=case['out_indices'], input_size=case['size'])
     path = sup.sample_path(torch.Generator().manual_seed(seed))
     derived = der_cls(spec=sup.path_spec(path), out_indices=case['out_indices'])
-    derived.load_state_dict(chosen_state(sup), strict=True)
+    derived.load_state_dict(sup.path_state_dict(), strict=True)
     sup.to(device).eval()
     derived.to(device).eval()
     x = torch.randn(batch, 3, *case['size'], device=device)

@@ -47,7 +47,8 @@ def count_config(cfg: Union[str, Config], shape: Sequence[int] = (224, 224), mod
     h, w = int(shape[0]), int(shape[1])
     x = torch.zeros(1, 3, h, w)
     mode_arg = _accepts_mode(model)
-    forward = (lambda t: model(t, mode='tensor')) if mode_arg else model
+    # data_samples passed explicitly: mmpose's estimators have no default for it
+    forward = (lambda t: model(t, None, mode='tensor')) if mode_arg else model
     result = count_model(model, x, forward=forward)
     prefix = 'backbone.'
     bb_madds = sum(m for n, (m, _) in result.modules.items() if n.startswith(prefix))

@@ -154,13 +154,22 @@ def test_agrees_with_mmengine_counter(make):
     assert ours == theirs
 
 
-def test_whole_model_count_matches_backbone_spec(in_root):
+@pytest.mark.parametrize('config,spec,out_indices', [
+    ('retinanet_mbv2_shapes', 'mobilenet_v2', (2, 4, 6)),
+    ('ssdlite_mbv2_shapes', 'mobilenet_v2', (4, 7)),
+    ('deeplabv3_mbv2_shapes', 'mobilenet_v2_os8', (1, 2, 4, 6)),
+    ('simplebaseline_mbv2_shapes', 'mobilenet_v2', (7, )),
+    ('mobilenetv2_shapes_cls', 'mobilenet_v2', (7, )),
+])
+def test_whole_model_count_matches_backbone_spec(in_root, config, spec, out_indices):
+    """Detector, segmentor, pose model and classifier: the backbone part equals the spec's count."""
     from mmadapt.cost.config_cost import count_config
-    result = count_config(osp.join(ROOT, 'configs/baselines/retinanet_mbv2_shapes.py'), (128, 160))
-    cost = spec_cost('mobilenet_v2', (128, 160), out_indices=(2, 4, 6))
+    result = count_config(osp.join(ROOT, f'configs/baselines/{config}.py'), (128, 160))
+    cost = spec_cost(spec, (128, 160), out_indices=out_indices)
     assert (result.backbone_madds, result.backbone_params) == (cost.madds, cost.params)
     assert result.model.madds > result.backbone_madds  # neck and head counted too
     assert sum(m for m, _ in result.model.grouped(1).values()) == result.model.madds
+    assert sum(p for _, p in result.model.grouped(1).values()) == result.model.params
 
 
 CLASSIFIER_CFG = """

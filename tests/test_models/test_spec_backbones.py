@@ -138,18 +138,7 @@ def test_super_backbone_modes(cls, spec, out_indices, channels, strides):
     # the derived network of the same path computes the same function with the same weights
     derived_cls = DerivedMobileNetV2 if cls is SuperMobileNetV2 else DerivedResNet
     derived = derived_cls(spec=path_spec(b.spec, path), out_indices=out_indices).eval()
-    state = {}
-    for k, v in b.state_dict().items():
-        if k.startswith('arch_params'):
-            continue
-        parts = k.split('.')
-        if parts[0] == 'stages':  # stages.i.j.candidates.c.rest -> stages.i.j.rest (chosen candidate only)
-            layer = b.stages[int(parts[1])][int(parts[2])]
-            if int(parts[4]) != layer.active:
-                continue
-            k = '.'.join(parts[:3] + parts[5:])
-        state[k] = v
-    derived.load_state_dict(state, strict=True)
+    derived.load_state_dict(b.path_state_dict(), strict=True)
     for a, d in zip(single, derived(x)):
         torch.testing.assert_close(a, d)
     # fixed path

@@ -140,6 +140,26 @@ class SuperBackboneMixin:
         rest = len(self.spec.searchable_layers()) - len(path)
         return path_spec(self.spec, path + [0] * rest)
 
+    def path_state_dict(self) -> Dict[str, torch.Tensor]:
+        """Weights of the current path under the names of the derived network of that path.
+
+        ``stages.i.j.candidates.c.<rest>`` of the active candidate ``c`` becomes ``stages.i.j.<rest>``;
+        other candidates and ``arch_params`` are left out; stem and head keep their names. This is
+        the pure collection of FNA++ Sec. 3.2.3 for the backbone.
+        """
+        state = {}
+        for key, value in self.state_dict().items():
+            parts = key.split('.')
+            if parts[0] == 'arch_params':
+                continue
+            if parts[0] == 'stages':
+                layer = self.stages[int(parts[1])][int(parts[2])]
+                if int(parts[4]) != layer.active:
+                    continue
+                key = '.'.join(parts[:3] + parts[5:])
+            state[key] = value
+        return state
+
     # -- parameters -----------------------------------------------------------------------------
     def arch_parameters(self) -> Iterator[nn.Parameter]:
         return iter(self.arch_params)
