@@ -32,7 +32,7 @@ TRANSFORMS = Registry('transform', parent=MMENGINE_TRANSFORMS, scope=SCOPE,
                       locations=['mmadapt.datasets'])
 METRICS = Registry('metric', parent=MMENGINE_METRICS, scope=SCOPE)
 WEIGHT_INITIALIZERS = Registry('weight initializer', parent=MMENGINE_WEIGHT_INITIALIZERS,
-                               scope=SCOPE, locations=['mmadapt.models'])
+                               scope=SCOPE, locations=['mmadapt.remap'])
 OPTIMIZERS = Registry('optimizer', parent=MMENGINE_OPTIMIZERS, scope=SCOPE,
                       locations=['mmadapt.engine'])
 OPTIM_WRAPPERS = Registry('optim_wrapper', parent=MMENGINE_OPTIM_WRAPPERS, scope=SCOPE,

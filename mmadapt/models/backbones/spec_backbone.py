@@ -89,6 +89,28 @@ class SpecBackbone(BaseModule):
         self.out_strides: Tuple[int, ...] = tuple(strides[i] for i in out_indices)
         self._freeze_stages()
 
+    # -- initialisation ---------------------------------------------------------------------------
+    def init_weights(self) -> None:
+        """Run ``init_cfg``, applying ``mmadapt.Remap`` entries last (after the modules' own init).
+
+        mmengine applies only ``Pretrained`` after the children's ``init_weights``; a remapping
+        applied earlier would be overwritten by the convs' own initialisation.
+        """
+        cfgs = self.init_cfg if isinstance(self.init_cfg, list) else ([self.init_cfg] if self.init_cfg else [])
+        remaps = [c for c in cfgs if isinstance(c, dict) and c.get('type') in ('mmadapt.Remap', 'Remap')]
+        if not remaps or self._is_init:
+            super().init_weights()
+            return
+        from mmadapt.remap import RemapInit
+        self.init_cfg = [c for c in cfgs if c not in remaps]
+        try:
+            super().init_weights()
+        finally:
+            self.init_cfg = cfgs
+        for cfg in remaps:
+            kwargs = {k: v for k, v in cfg.items() if k != 'type'}
+            RemapInit(**kwargs)(self)
+
     # -- building --------------------------------------------------------------------------------
     def _build_stage(self, infos) -> nn.Module:
         raise NotImplementedError

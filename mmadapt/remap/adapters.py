@@ -1,0 +1,229 @@
+"""Seed checkpoints in the formats people have, renamed into mmadapt's spec-backbone names.
+
+Formats (detected from the keys, or named):
+
+* ``'mmadapt'``: checkpoints of mmadapt's own derived backbones (``stem.*``, ``stages.*``, ``head.*``);
+* ``'torchvision'``: ``mobilenet_v2``, ``resnet18``, ``resnet50`` (``features.*`` / ``layer1.*``); timm's
+  ResNets use the same names and load as this format;
+* ``'timm'``: timm's EfficientNet-builder models (``mobilenetv2_100``, ``fbnetc_100``, ``mnasnet_100``,
+  ``spnasnet_100``: ``conv_stem``, ``blocks.s.j.conv_pw`` ...);
+* ``'mmpretrain'``: mmpretrain (and mmseg / mmpose) ``MobileNetV2`` and ``ResNet`` backbones
+  (``backbone.layer1.0.conv.0.conv.weight``);
+* ``'mmdet'``: mmdet's ``MobileNetV2`` (``backbone.layer1.0.depthwise_conv.conv.weight``); mmdet's
+  ResNet has mmpretrain's names.
+
+Each key of the spec backbone is looked up under its name in the format. A tensor of the wrong
+shape stops the conversion with an error naming the layer and both shapes; checkpoint keys that map
+to nothing (classifiers, necks) and backbone keys the checkpoint lacks are listed in the report.
+"""
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Tuple
+
+import torch
+
+from mmadapt.arch import ArchSpec, load_spec
+
+FORMATS = ('mmadapt', 'torchvision', 'timm', 'mmpretrain', 'mmdet')
+
+
+class SeedFormatError(ValueError):
+    """A seed checkpoint that does not fit its spec or format; the message names the layer."""
+
+
+@dataclass
+class SeedReport:
+    """What the conversion of a seed checkpoint found."""
+    format: str
+    prefix: str
+    mapped: List[str] = field(default_factory=list)  # our keys that received a tensor
+    missing: List[str] = field(default_factory=list)  # our keys the checkpoint lacks
+    unused: List[str] = field(default_factory=list)  # checkpoint keys that map to nothing
+
+    def summary(self, max_keys: int = 20) -> str:
+        lines = [f'seed format {self.format!r}' + (f' (prefix {self.prefix!r})' if self.prefix else '')
+                 + f': {len(self.mapped)} tensors mapped, {len(self.missing)} backbone tensors missing, '
+                 f'{len(self.unused)} checkpoint tensors unused']
+        for title, keys in (('missing', self.missing), ('unused', self.unused)):
+            if keys:
+                more = f', ... ({len(keys) - max_keys} more)' if len(keys) > max_keys else ''
+                lines.append(f'{title}: ' + ', '.join(keys[:max_keys]) + more)
+        return '\n'.join(lines)
+
+    def to_dict(self) -> dict:
+        return dict(format=self.format, prefix=self.prefix, mapped=self.mapped, missing=self.missing,
+                    unused=self.unused)
+
+
+def unwrap_checkpoint(ckpt) -> Dict[str, torch.Tensor]:
+    """The state dict inside a checkpoint (``state_dict`` / ``model`` / ``module`` entries, ``module.``)."""
+    state = ckpt
+    for key in ('state_dict', 'model', 'module'):
+        if isinstance(state, dict) and key in state and isinstance(state[key], dict):
+            state = state[key]
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise SeedFormatError('the checkpoint holds no state dict of tensors')
+    if state and all(k.startswith('module.') for k in state):
+        state = {k[len('module.'):]: v for k, v in state.items()}
+    return dict(state)
+
+
+def detect_format(state: Dict[str, torch.Tensor]) -> Tuple[str, str]:
+    """(format, prefix) of a state dict, from its key names."""
+    keys = set(state)
+    for prefix in ('', 'backbone.'):
+        if f'{prefix}stem.conv.weight' in keys:
+            return 'mmadapt', prefix
+    if 'features.0.0.weight' in keys:
+        return 'torchvision', ''
+    if 'conv_stem.weight' in keys:
+        return 'timm', ''
+    if 'conv1.weight' in keys and 'layer1.0.conv1.weight' in keys:
+        return 'torchvision', ''
+    for prefix in ('backbone.', ''):
+        if f'{prefix}layer1.0.depthwise_conv.conv.weight' in keys:
+            return 'mmdet', prefix
+        if f'{prefix}conv1.conv.weight' in keys or f'{prefix}conv1.weight' in keys:
+            return 'mmpretrain', prefix
+    sample = sorted(keys)[:5]
+    raise SeedFormatError(f'cannot tell the format of the checkpoint (first keys: {sample}); name it with '
+                          f'format=, one of {list(FORMATS)}')
+
+
+def _layer_indices(spec: ArchSpec) -> Dict[Tuple[int, int], Tuple[int, int]]:
+    """(stage, layer) -> (index among the stage's blocks, global block index), skipping ``skip`` layers."""
+    out, g = {}, 0
+    for info in spec.layers():
+        if info.candidates[0].is_skip:
+            continue
+        j = sum(1 for k in out if k[0] == info.stage)
+        g += 1
+        out[(info.stage, info.layer)] = (j, g)
+    return out
+
+
+def foreign_key(fmt: str, spec: ArchSpec, key: str, indices=None, prefix: str = '') -> Optional[str]:
+    """Name of mmadapt backbone key ``key`` (derived naming) in checkpoint format ``fmt``."""
+    indices = indices or _layer_indices(spec)
+    parts = key.split('.')
+    if fmt == 'mmadapt':
+        return prefix + key
+    mbv2 = spec.family == 'mbv2'
+    if parts[0] in ('stem', 'head'):
+        module, rest = parts[1], '.'.join(parts[2:])
+        is_conv = module == 'conv'
+        if parts[0] == 'stem':
+            names = {
+                'torchvision': ('features.0.0', 'features.0.1') if mbv2 else ('conv1', 'bn1'),
+                'timm': ('conv_stem', 'bn1'),
+                'mmpretrain': ('conv1.conv', 'conv1.bn') if mbv2 else ('conv1', 'bn1'),
+                'mmdet': ('conv1.conv', 'conv1.bn') if mbv2 else ('conv1', 'bn1'),
+            }[fmt]
+        else:
+            n = len(indices) + 1
+            names = {
+                'torchvision': (f'features.{n}.0', f'features.{n}.1'),
+                'timm': ('conv_head', 'bn2'),
+                'mmpretrain': ('conv2.conv', 'conv2.bn'),
+                'mmdet': ('conv2.conv', 'conv2.bn'),
+            }[fmt]
+        return prefix + f'{names[0 if is_conv else 1]}.{rest}'
+    if parts[0] != 'stages':
+        return None
+    s, j, unit, module = int(parts[1]), int(parts[2]), parts[3], parts[4]
+    rest = '.'.join(parts[5:])
+    is_conv = module == 'conv'
+    if (s, j) not in indices:
+        return None
+    bj, g = indices[(s, j)]
+    if not mbv2:
+        layer = f'layer{s + 1}.{bj}'
+        if unit == 'downsample':
+            return prefix + f"{layer}.downsample.{0 if is_conv else 1}.{rest}"
+        k = unit[-1]  # conv1 / conv2 / conv3
+        return prefix + (f'{layer}.conv{k}.{rest}' if is_conv else f'{layer}.bn{k}.{rest}')
+    info = next(i for i in spec.layers() if (i.stage, i.layer) == (s, j))
+    block = info.candidates[0]
+    expand = block.hidden is not None or block.expansion != 1
+    if fmt == 'torchvision':
+        order = (['expand_conv'] if expand else []) + ['depthwise_conv']
+        if unit in order:
+            return prefix + f'features.{g}.conv.{order.index(unit)}.{0 if is_conv else 1}.{rest}'
+        n = len(order)
+        return prefix + f'features.{g}.conv.{n if is_conv else n + 1}.{rest}'
+    if fmt == 'timm':
+        if expand:
+            names = {'expand_conv': ('conv_pw', 'bn1'), 'depthwise_conv': ('conv_dw', 'bn2'),
+                     'linear_conv': ('conv_pwl', 'bn3')}
+        else:
+            names = {'depthwise_conv': ('conv_dw', 'bn1'), 'linear_conv': ('conv_pw', 'bn2')}
+        return prefix + f'blocks.{s}.{bj}.{names[unit][0 if is_conv else 1]}.{rest}'
+    if fmt == 'mmpretrain':
+        order = (['expand_conv'] if expand else []) + ['depthwise_conv', 'linear_conv']
+        return prefix + f'layer{s + 1}.{bj}.conv.{order.index(unit)}.{module}.{rest}'
+    if fmt == 'mmdet':
+        return prefix + f'layer{s + 1}.{bj}.{unit}.{module}.{rest}'
+    raise SeedFormatError(f'unknown seed format {fmt!r}; allowed: {list(FORMATS)}')
+
+
+def convert_seed(state: Dict[str, torch.Tensor], spec, template: Dict[str, torch.Tensor],
+                 fmt: str = 'auto', prefix: Optional[str] = None) -> Tuple[Dict[str, torch.Tensor], SeedReport]:
+    """Rename a seed state dict into mmadapt's names for ``spec``.
+
+    Args:
+        state: the checkpoint's state dict (see :func:`unwrap_checkpoint`).
+        spec: the seed's spec (e.g. ``'mobilenet_v2'``).
+        template: state dict of the seed backbone built from ``spec`` (its keys and shapes).
+        fmt: one of :data:`FORMATS` or ``'auto'``. prefix: key prefix in the checkpoint (default:
+            detected, e.g. ``'backbone.'`` for mmpretrain / mmdet model checkpoints).
+    Raises:
+        SeedFormatError: a tensor has the wrong shape (naming the first such layer and both shapes),
+            or no key of the checkpoint matches.
+    """
+    spec = load_spec(spec)
+    if fmt == 'auto':
+        fmt, detected = detect_format(state)
+        prefix = detected if prefix is None else prefix
+    elif fmt not in FORMATS:
+        raise SeedFormatError(f'unknown seed format {fmt!r}; allowed: {list(FORMATS)} or auto')
+    if prefix is None:
+        prefix = 'backbone.' if (fmt in ('mmpretrain', 'mmdet') and any(k.startswith('backbone.') for k in state)) \
+            else ''
+    indices = _layer_indices(spec)
+    out, report = {}, SeedReport(fmt, prefix)
+    used = set()
+    for key, target in template.items():
+        name = foreign_key(fmt, spec, key, indices, prefix)
+        if name is None or name not in state:
+            report.missing.append(key)
+            continue
+        value = state[name]
+        if tuple(value.shape) != tuple(target.shape):
+            raise SeedFormatError(f"seed checkpoint does not fit spec {spec.name!r}: layer {key} ({fmt} key {name}) "
+                                  f'has shape {tuple(value.shape)} in the checkpoint, the spec needs '
+                                  f'{tuple(target.shape)}')
+        out[key] = value
+        used.add(name)
+        report.mapped.append(key)
+    if not report.mapped:
+        raise SeedFormatError(f"no tensor of the checkpoint matches spec {spec.name!r} in format {fmt!r} "
+                              f"(prefix {prefix!r}); first expected key: "
+                              f'{foreign_key(fmt, spec, next(iter(template)), indices, prefix)}')
+    report.unused = sorted(k for k in state if k not in used)
+    return out, report
+
+
+def seed_template(spec) -> Dict[str, torch.Tensor]:
+    """State dict (keys and shapes) of the whole derived backbone of ``spec``, head conv included."""
+    from mmadapt.models.backbones import DerivedMobileNetV2, DerivedResNet
+    spec = load_spec(spec)
+    cls = DerivedMobileNetV2 if spec.family == 'mbv2' else DerivedResNet
+    return cls(spec=spec, init_cfg=[]).state_dict()
+
+
+def load_seed(checkpoint, spec, fmt: str = 'auto', prefix: Optional[str] = None
+              ) -> Tuple[Dict[str, torch.Tensor], SeedReport]:
+    """Read a seed checkpoint (a path or a loaded object) and rename it for ``spec``."""
+    if isinstance(checkpoint, str):
+        import mmadapt  # noqa: F401  (allow-lists mmengine's checkpoint metadata)
+        checkpoint = torch.load(checkpoint, map_location='cpu', weights_only=True)
+    return convert_seed(unwrap_checkpoint(checkpoint), spec, seed_template(spec), fmt, prefix)
