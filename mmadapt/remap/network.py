@@ -89,16 +89,18 @@ class RemapReport:
     unused: List[str] = field(default_factory=list)
     sources: Dict[str, str] = field(default_factory=dict)
     notes: List[str] = field(default_factory=list)
-    remapped_numel: int = 0
+    seed_numel: int = 0
     total_numel: int = 0
 
     @property
-    def share_remapped(self) -> float:
-        """Share of the target's parameter and buffer elements that were remapped from the source."""
-        return self.remapped_numel / self.total_numel if self.total_numel else 0.0
+    def share_from_source(self) -> float:
+        """Share of the target's weight and BN elements that hold source values (not zero fill,
+        not initialisation; architecture parameters and BN batch counters excluded)."""
+        return self.seed_numel / self.total_numel if self.total_numel else 0.0
 
     def summary(self, max_keys: int = 20) -> str:
-        lines = [f'remapped {len(self.remapped)} tensors ({self.share_remapped:.1%} of the target elements), '
+        lines = [f'remapped {len(self.remapped)} tensors ({self.share_from_source:.1%} of the target elements '
+                 'hold source values), '
                  f'{len(self.unfilled)} target tensors received nothing, {len(self.unused)} source tensors '
                  'were not used']
         for title, keys in (('received nothing', self.unfilled), ('not used', self.unused)):
@@ -111,8 +113,8 @@ class RemapReport:
 
     def to_dict(self) -> dict:
         return dict(remapped=self.remapped, unfilled=self.unfilled, unused=self.unused, sources=self.sources,
-                    notes=self.notes, remapped_numel=self.remapped_numel, total_numel=self.total_numel,
-                    share_remapped=self.share_remapped)
+                    notes=self.notes, seed_numel=self.seed_numel, total_numel=self.total_numel,
+                    share_from_source=self.share_from_source)
 
 
 # -- block descriptions --------------------------------------------------------------------------
@@ -151,6 +153,10 @@ def _units(desc: _BlockDesc) -> Dict[str, Tuple[str, str, int, int]]:
     return units
 
 
+def _not_weight(key: str) -> bool:
+    return key.startswith('arch_params.') or key.endswith('num_batches_tracked')
+
+
 def _sub(state: Dict[str, torch.Tensor], prefix: str) -> Dict[str, torch.Tensor]:
     return {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
 
@@ -179,6 +185,7 @@ class _Remapper:
         self.report = RemapReport()
         self.used = set()
         self.done = set()
+        self.seed_numel = 0
         self.gen = torch.Generator().manual_seed(strategy.seed)
         self.src_super = any('.candidates.' in k for k in self.src)
         self.dst_super = any('.candidates.' in k for k in self.dst)
@@ -202,9 +209,14 @@ class _Remapper:
         base_s = f'{src_prefix}{unit}.' if unit else src_prefix
         base_d = f'{dst_prefix}{unit}.' if unit else dst_prefix
         if 'weight' in dst_conv and 'weight' in src_conv:
-            w = remap_conv(src_conv['weight'], src_groups, dst_conv['weight'].shape, dst_groups, out_map, in_map,
-                           self.strategy.kernel)
+            args = (src_groups, dst_conv['weight'].shape, dst_groups, out_map, in_map, self.strategy.kernel)
+            w = remap_conv(src_conv['weight'], *args)
             self._set(base_d + 'conv.weight', w, [base_s + 'conv.weight'])
+            # the same remapping of ones counts the elements that hold seed values
+            plain = lambda m: ChannelMap(m.index)  # noqa: E731
+            ones = remap_conv(torch.ones_like(src_conv['weight']), src_groups, dst_conv['weight'].shape, dst_groups,
+                              plain(out_map), plain(in_map), self.strategy.kernel)
+            self.seed_numel += int((ones != 0).sum())
             if 'bias' in dst_conv and 'bias' in src_conv:
                 self._set(base_d + 'conv.bias', gather_channels(src_conv['bias'], 0, out_map),
                           [base_s + 'conv.bias'])
@@ -214,6 +226,8 @@ class _Remapper:
                 remapped = remap_bn({k: v for k, v in src_params.items() if k in params}, out_map)
                 for k, v in remapped.items():
                     self._set(f'{base_d}{norm_name}.{k}', v, [f'{base_s}{norm_name}.{k}'])
+                    if k != 'num_batches_tracked':
+                        self.seed_numel += int((out_map.index >= 0).sum())
 
     # -- levels -----------------------------------------------------------------------------------
     def run(self) -> Tuple[Dict[str, torch.Tensor], RemapReport]:
@@ -224,11 +238,14 @@ class _Remapper:
             for s in range(len(self.dst_spec.stages)):
                 self._stage(s)
         rep = self.report
+        counted = [k for k in self.dst if not _not_weight(k)]
         rep.remapped = sorted(self.done)
-        rep.unfilled = sorted(k for k in self.dst if k not in self.done)
-        rep.unused = sorted(k for k in self.src if k not in self.used)
-        rep.total_numel = sum(v.numel() for v in self.dst.values())
-        rep.remapped_numel = sum(self.dst[k].numel() for k in self.done)
+        rep.unfilled = sorted(k for k in self.dst if k not in self.done and not k.startswith('arch_params.'))
+        if any(k.startswith('arch_params.') for k in self.dst):
+            rep.notes.append('architecture parameters are not remapped (they start uniform)')
+        rep.unused = sorted(k for k in self.src if k not in self.used and not k.startswith('arch_params.'))
+        rep.total_numel = sum(self.dst[k].numel() for k in counted)
+        rep.seed_numel = self.seed_numel
         return self.dst, rep
 
     def _stem_and_head(self):
