@@ -308,3 +308,17 @@ def test_remap_tool(tmp_path):
                                  '--out', str(tmp_path / 'bad.pth')], capture_output=True, text=True)
     assert bad.returncode != 0 and "no tensor of the checkpoint matches spec 'resnet50'" in bad.stderr
     assert not (tmp_path / 'bad.pth').exists()
+
+
+@pytest.mark.parametrize('timm_name,spec', [('mobilenetv2_100', 'mobilenet_v2'), ('fbnetc_100', 'fbnet_c'),
+                                            ('mnasnet_100', 'mnasnet_b1'), ('spnasnet_100', 'spnasnet'),
+                                            ('resnet18', 'resnet18')])
+def test_timm_seeds_convert_exactly(timm_name, spec):
+    """Each timm seed, renamed by the adapter, computes exactly timm's features."""
+    lib, ours, _, report = seed_model(f'timm.{timm_name}', spec)
+    assert report.format == ('timm' if spec != 'resnet18' else 'torchvision') and report.missing == []
+    assert report.unused == (['fc.bias', 'fc.weight'] if spec == 'resnet18' else
+                             ['classifier.bias', 'classifier.weight'])
+    x = torch.randn(1, 3, 64, 64, dtype=torch.float64)
+    with torch.no_grad():
+        torch.testing.assert_close(ours.double()(x)[0], features(lib.double(), x))
