@@ -24,10 +24,8 @@ was not used.
 """
 import argparse
 import json
-import os
 import os.path as osp
 import sys
-import tempfile
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -53,59 +51,27 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    import torch
-
-    import mmadapt  # noqa: F401
-    from mmadapt.arch import SpecError, load_spec
-    from mmadapt.models import DerivedMobileNetV2, DerivedResNet, SuperMobileNetV2, SuperResNet
-    from mmadapt.remap import SeedFormatError, load_seed, remap_state_dict, unwrap_checkpoint
+    from mmadapt.arch import SpecError
+    from mmadapt.remap import SeedFormatError
+    from mmadapt.remap.checkpoint import remap_checkpoint
 
     if not osp.isfile(args.checkpoint):
         sys.exit(f'error: checkpoint {args.checkpoint} does not exist')
     try:
-        src_spec, dst_spec = load_spec(args.src_spec), load_spec(args.dst_spec)
-        if src_spec.family != dst_spec.family:
-            sys.exit(f'error: cannot remap a {src_spec.family} spec into a {dst_spec.family} spec')
-        ckpt = torch.load(args.checkpoint, map_location='cpu', weights_only=True)
-        extra = {}
-        if args.source == 'seed':
-            src_state, seed_report = load_seed(ckpt, src_spec, args.format, args.prefix)
-            print(seed_report.summary())
-        else:
-            full = unwrap_checkpoint(ckpt)
-            prefix = 'backbone.' if args.prefix is None else args.prefix
-            src_state = {k[len(prefix):]: v for k, v in full.items() if k.startswith(prefix)}
-            if not src_state:
-                sys.exit(f'error: no keys with prefix {prefix!r} in {args.checkpoint}')
-            extra = {k: v for k, v in full.items() if not k.startswith(prefix)}
-            seed_report = None
-        if dst_spec.is_derived:
-            cls = DerivedMobileNetV2 if dst_spec.family == 'mbv2' else DerivedResNet
-        else:
-            cls = SuperMobileNetV2 if dst_spec.family == 'mbv2' else SuperResNet
-        kwargs = {} if args.out_indices is None else dict(out_indices=tuple(args.out_indices))
-        target = cls(spec=dst_spec, init_cfg=[], **kwargs)
-        state, report = remap_state_dict(src_spec, src_state, dst_spec, target.state_dict(), args.strategy)
+        result = remap_checkpoint(args.checkpoint, args.src_spec, args.dst_spec, args.source, args.strategy,
+                                  args.out_indices, args.format, args.prefix)
     except (SpecError, SeedFormatError, ValueError) as e:
         sys.exit(f'error: {e}')
-    print(report.summary())
-    if extra:
-        print(f'copied as they are (outside the backbone): {len(extra)} tensors')
-    out_state = {f'backbone.{k}': v for k, v in state.items()}
-    out_state.update(extra)
-    meta = dict(arch_spec=dst_spec.to_dict(), remap=report.to_dict(), source=args.source,
-                source_spec=src_spec.to_dict(), strategy=args.strategy,
-                seed=seed_report.to_dict() if seed_report else None)
-    folder = osp.dirname(osp.abspath(args.out))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, suffix='.tmp')  # written whole or not at all
-    os.close(fd)
-    torch.save(dict(state_dict=out_state, meta=meta), tmp)
-    os.replace(tmp, args.out)
+    if result.seed_report is not None:
+        print(result.seed_report.summary())
+    print(result.report.summary())
+    if result.meta['copied']:
+        print(f"copied as they are (outside the backbone): {len(result.meta['copied'])} tensors")
+    result.save(args.out)  # written whole or not at all
     print(f'written: {args.out}')
     if args.report:
         with open(args.report, 'w', encoding='utf-8') as f:
-            json.dump(meta, f, indent=2)
+            json.dump(result.meta, f, indent=2)
         print(f'report: {args.report}')
 
 

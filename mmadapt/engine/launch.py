@@ -35,7 +35,7 @@ def _has_accelerator() -> bool:
     return torch.cuda.is_available()
 
 
-def prepare_config(config: str,
+def prepare_config(config,
                    work_dir: Optional[str] = None,
                    cfg_options: Optional[dict] = None,
                    launcher: str = 'none',
@@ -52,7 +52,7 @@ def prepare_config(config: str,
     machines without a GPU (gloo backend, CPU-capable DDP wrapper).
 
     Args:
-        config: path of the config file.
+        config: path of the config file, or a loaded ``Config``.
         work_dir: overrides ``cfg.work_dir``; default ``./work_dirs/<config name>``.
         cfg_options: ``key=value`` overrides (already parsed by ``DictAction``).
         launcher: ``'none'``, ``'pytorch'``, ``'slurm'`` or ``'mpi'``.
@@ -64,9 +64,13 @@ def prepare_config(config: str,
     """
     if stage not in _STAGES:
         raise ValueError(f'stage must be one of {sorted(_STAGES)}, got {stage!r}')
-    if not osp.isfile(config):
-        raise FileNotFoundError(f'config file not found: {config}')
-    cfg = Config.fromfile(config)
+    if isinstance(config, Config):
+        cfg = config.copy()
+        config = cfg.filename or 'config'
+    else:
+        if not osp.isfile(config):
+            raise FileNotFoundError(f'config file not found: {config}')
+        cfg = Config.fromfile(config)
     cfg.launcher = launcher
     if cfg_options:
         cfg.merge_from_dict(cfg_options)

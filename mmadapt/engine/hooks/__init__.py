@@ -1,3 +1,4 @@
+from .bn_recalibration import BNRecalibrationHook
 from .results_hook import ResultsHook
 
-__all__ = ['ResultsHook']
+__all__ = ['BNRecalibrationHook', 'ResultsHook']

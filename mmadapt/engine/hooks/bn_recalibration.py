@@ -1,0 +1,63 @@
+"""Recompute BN statistics before training, then optionally freeze BN (FNA++ Sec. 4.4, ResNet-50)."""
+import torch
+import torch.distributed as dist
+from mmengine.dist import get_dist_info
+from mmengine.hooks import Hook
+from mmengine.logging import print_log
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from mmadapt.registry import HOOKS
+
+
+@HOOKS.register_module()
+class BNRecalibrationHook(Hook):
+    """Before training: reset the backbone's BN statistics and re-estimate them over ``iters``
+    training batches (cumulative average, no gradients, averaged over DDP ranks as SyncBN would);
+    with ``freeze``, the backbone's BN layers then stay in eval mode and their affine parameters are
+    not trained.
+
+    Args:
+        iters: number of training batches (the paper: 200).
+        freeze: freeze the backbone's BN layers afterwards.
+    """
+    priority = 'HIGH'
+
+    def __init__(self, iters: int = 200, freeze: bool = True):
+        if iters < 1:
+            raise ValueError(f'iters must be at least 1, got {iters}')
+        self.iters, self.freeze = int(iters), bool(freeze)
+
+    def before_train(self, runner) -> None:
+        from mmadapt.engine.loops.arch_adapt import unwrap
+        model = unwrap(runner.model)
+        bns = [m for m in model.backbone.modules() if isinstance(m, _BatchNorm)]
+        momenta = [m.momentum for m in bns]
+        for m in bns:
+            m.reset_running_stats()
+            m.momentum = None  # cumulative moving average
+        model.train()
+        seen = 0
+        with torch.no_grad():
+            while seen < self.iters:
+                for batch in runner.train_dataloader:
+                    data = model.data_preprocessor(batch, True)
+                    model.backbone(data['inputs'])
+                    seen += 1
+                    if seen >= self.iters:
+                        break
+        for m, mom in zip(bns, momenta):
+            m.momentum = mom
+        rank, world = get_dist_info()
+        if world > 1:
+            for m in bns:
+                for buf in (m.running_mean, m.running_var):
+                    dist.all_reduce(buf)
+                    buf.div_(world)
+        if self.freeze:
+            model.backbone.norm_eval = True
+            for m in bns:
+                for p in m.parameters():
+                    p.requires_grad = False
+            model.backbone.train()
+        print_log(f'BN statistics of {len(bns)} backbone BN layers recomputed over {seen} batches'
+                  + ('; backbone BN frozen' if self.freeze else ''), logger='current')

@@ -1,0 +1,84 @@
+"""Remapping of whole model checkpoints: the backbone by spec, everything else as it is."""
+from dataclasses import dataclass
+from typing import Dict, Optional, Sequence
+
+import torch
+
+from mmadapt.arch import load_spec
+from .adapters import load_seed, unwrap_checkpoint
+from .network import RemapReport, remap_state_dict
+
+
+def build_spec_backbone(spec, out_indices: Optional[Sequence[int]] = None):
+    """A derived or super backbone for ``spec`` (its family and whether it has searchable layers)."""
+    from mmadapt.models import DerivedMobileNetV2, DerivedResNet, SuperMobileNetV2, SuperResNet
+    spec = load_spec(spec)
+    if spec.is_derived:
+        cls = DerivedMobileNetV2 if spec.family == 'mbv2' else DerivedResNet
+    else:
+        cls = SuperMobileNetV2 if spec.family == 'mbv2' else SuperResNet
+    kwargs = {} if out_indices is None else dict(out_indices=tuple(out_indices))
+    return cls(spec=spec, init_cfg=[], **kwargs)
+
+
+@dataclass
+class RemappedCheckpoint:
+    """Result of :func:`remap_checkpoint`."""
+    state_dict: Dict[str, torch.Tensor]  # backbone under 'backbone.', other keys as they were
+    meta: dict  # target and source specs, strategy, reports (plain data, saved with the checkpoint)
+    report: RemapReport
+    seed_report: Optional[object] = None  # SeedReport for seeds
+
+    def save(self, path: str) -> None:
+        """Write ``{'state_dict', 'meta'}`` to ``path`` atomically."""
+        import os
+        import os.path as osp
+        import tempfile
+        folder = osp.dirname(osp.abspath(path))
+        os.makedirs(folder, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, suffix='.tmp')
+        os.close(fd)
+        torch.save(dict(state_dict=self.state_dict, meta=self.meta), tmp)
+        os.replace(tmp, path)
+
+
+def remap_checkpoint(checkpoint, src_spec, dst_spec, source: str = 'seed', strategy='fna',
+                     out_indices: Optional[Sequence[int]] = None, fmt: str = 'auto',
+                     prefix: Optional[str] = None) -> RemappedCheckpoint:
+    """Remap a checkpoint (path or loaded object) into a model state dict for ``dst_spec``.
+
+    Args:
+        source: ``'seed'`` (a seed in any supported format) or ``'super'`` (a model checkpoint whose
+            backbone is a super-net: its backbone is remapped, every other key is kept as it is,
+            FNA++ Sec. 3.2.3).
+        out_indices: of the target backbone (default: the whole network).
+    """
+    src_spec, dst_spec = load_spec(src_spec), load_spec(dst_spec)
+    if src_spec.family != dst_spec.family:
+        raise ValueError(f'cannot remap a {src_spec.family} spec into a {dst_spec.family} spec')
+    if isinstance(checkpoint, str):
+        import mmadapt  # noqa: F401  (safe loading of mmengine checkpoints)
+        checkpoint = torch.load(checkpoint, map_location='cpu', weights_only=True)
+    extra, seed_report = {}, None
+    if source == 'seed':
+        src_state, seed_report = load_seed(checkpoint, src_spec, fmt, prefix)
+    elif source == 'super':
+        full = unwrap_checkpoint(checkpoint)
+        prefix = 'backbone.' if prefix is None else prefix
+        src_state = {k[len(prefix):]: v for k, v in full.items() if k.startswith(prefix)}
+        if not src_state:
+            raise ValueError(f'no keys with prefix {prefix!r} in the super-net checkpoint')
+        extra = {k: v for k, v in full.items() if not k.startswith(prefix)}
+    else:
+        raise ValueError(f"source must be 'seed' or 'super', got {source!r}")
+    target = build_spec_backbone(dst_spec, out_indices)
+    state, report = remap_state_dict(src_spec, src_state, dst_spec, target.state_dict(), strategy)
+    out = {f'backbone.{k}': v for k, v in state.items()}
+    out.update(extra)
+    meta = dict(arch_spec=dst_spec.to_dict(), source_spec=src_spec.to_dict(), source=source,
+                strategy=strategy if isinstance(strategy, str) else str(strategy), remap=report.to_dict(),
+                seed=seed_report.to_dict() if seed_report else None, copied=sorted(extra))
+    return RemappedCheckpoint(out, meta, report, seed_report)
+
+
+__all__ = ['RemappedCheckpoint', 'build_spec_backbone', 'remap_checkpoint']
