@@ -5,6 +5,10 @@ Usage mirrors mmdet's ``tools/train.py``::
 
     python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp]
                                  [--cfg-options k=v ...] [--launcher none|pytorch|slurm]
+
+A config with an ``fna`` dict runs the FNA++ pipeline (mmadapt.engine.fna): architecture adaptation,
+derivation, remapping, parameter adaptation and test, each stage in its own folder of the work dir;
+``--stage arch|param|seed`` runs one stage, ``--derived-spec FILE`` adapts a given architecture.
 """
 import argparse
 import os
@@ -35,6 +39,10 @@ def parse_args(argv=None):
         help='override settings of the config, key=value pairs, e.g. train_cfg.max_iters=10')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
                         help='job launcher')
+    parser.add_argument('--stage', choices=['all', 'arch', 'param', 'seed'], default='all',
+                        help='FNA configs only: run one stage of the pipeline (default: all)')
+    parser.add_argument('--derived-spec', help='FNA configs only: skip the search and adapt the '
+                        'parameters of this derived spec (a .yaml/.json file or a built-in name)')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args(argv)
     if 'LOCAL_RANK' not in os.environ:
@@ -44,6 +52,16 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
+    from mmengine.config import Config
+    if osp.isfile(args.config) and 'fna' in Config.fromfile(args.config):
+        from mmadapt.engine.fna import run_pipeline
+        if args.resume not in (None, 'auto'):
+            sys.exit('error: FNA configs resume each stage from its own work dir: use --resume without a path')
+        run_pipeline(args.config, work_dir=args.work_dir, cfg_options=args.cfg_options, launcher=args.launcher,
+                     stage=args.stage, derived_spec=args.derived_spec, resume=args.resume == 'auto')
+        return
+    if args.stage != 'all' or args.derived_spec:
+        sys.exit('error: --stage and --derived-spec are for FNA configs (configs with an `fna` dict)')
     cfg = prepare_config(
         args.config, work_dir=args.work_dir, cfg_options=args.cfg_options, launcher=args.launcher,
         amp=args.amp, auto_scale_lr=args.auto_scale_lr, resume=args.resume, stage='train')

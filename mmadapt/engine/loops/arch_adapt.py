@@ -60,6 +60,10 @@ class SplitDataset(Dataset):
     def __getitem__(self, idx):
         return self.dataset[self.indices[idx]]
 
+    def get_data_info(self, idx):
+        """As the wrapped dataset's (batch samplers group items by their image shape)."""
+        return self.dataset.get_data_info(self.indices[idx])
+
 
 def split_indices(n: int, arch_ratio: float, seed: int):
     """Deterministic split of ``range(n)``: (weight indices, architecture indices), both sorted."""
@@ -280,12 +284,12 @@ class ArchAdaptLoop(EpochBasedTrainLoop):
 
     def write_final(self) -> None:
         """The derived spec and its picture, the search curves (Fig. 9) and their data."""
-        from mmadapt.arch import draw_spec
+        from mmadapt.arch import draw_spec, dump_spec
         if not is_main_process():
             return
         work_dir = self.runner.work_dir
         derived = self.backbone.derive()
-        self.write_derived('derived_final.yaml')
+        dump_spec(derived, osp.join(work_dir, 'derived_final.yaml'))
         draw_spec(derived, osp.join(work_dir, 'derived.png'),
                   title=f'{derived.name} ({self.backbone.path_madds(self.backbone.argmax_path(), self.cost_input_size) / 1e6:.1f}M MAdds)')
         with open(osp.join(work_dir, 'search_curves.json'), 'w', encoding='utf-8') as f:
