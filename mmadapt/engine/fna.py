@@ -142,8 +142,8 @@ def _last_checkpoint(work_dir: str) -> str:
         return f.read().strip()
 
 
-def _run(cfg: Config, work_dir: str, launcher: str, resume: bool, name: str, train: bool = True):
-    """Prepare and run one stage's Runner; returns (runner, seconds)."""
+def _run(cfg: Config, work_dir: str, launcher: str, resume: bool, name: str, test: bool = True):
+    """Prepare, train and (with ``test``) test one stage's Runner; returns (runner, seconds)."""
     from .launch import build_runner, prepare_config
     cfg = cfg.copy()
     cfg.experiment_name = f'{name}_{_now()}'
@@ -151,9 +151,8 @@ def _run(cfg: Config, work_dir: str, launcher: str, resume: bool, name: str, tra
     cfg = prepare_config(cfg, work_dir=work_dir, launcher=launcher, resume=resume_arg)
     t0 = time.time()
     runner = build_runner(cfg)
-    if train:
-        runner.train()
-    if cfg.get('test_dataloader') is not None and cfg.get('test_cfg') is not None:
+    runner.train()
+    if test and cfg.get('test_dataloader') is not None and cfg.get('test_cfg') is not None:
         runner.test()
     return runner, time.time() - t0
 
@@ -289,7 +288,7 @@ def run_pipeline(config, work_dir: Optional[str] = None, cfg_options: Optional[d
                                                     format=fna['seed']['format'])
             else:
                 acfg.model.backbone.init_cfg = None
-            runner, seconds = _run(acfg, arch_dir, launcher, resume, f'{name}_arch')
+            runner, seconds = _run(acfg, arch_dir, launcher, resume, f'{name}_arch', test=False)
             spec_path = osp.join(arch_dir, 'derived_final.yaml')
             super_ckpt = _last_checkpoint(arch_dir)
         else:

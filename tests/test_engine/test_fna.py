@@ -156,15 +156,37 @@ def test_two_processes_hold_identical_architecture_parameters(fna_config, shapes
     assert all(torch.equal(a, b) for a, b in zip(r0, r1)) and any(a.abs().sum() > 0 for a in r0)
 
 
-def test_random_sampling_baseline(fna_config, shapes_root, tmp_path):
+def test_random_baselines_bn_recalibration_and_given_spec(fna_config, shapes_root, tmp_path):
+    variant = tmp_path / 'variant.py'
+    variant.write_text(f"_base_ = '{fna_config}'\n"
+                       "fna = dict(param=dict(bn_recalib=dict(iters=2, freeze=True)))\n")
+    # random sampling (Table 16 row 7): one path of similar MAdds, parameters from the seed
     work = tmp_path / 'randsample'
-    _train(fna_config, work, shapes_root, **{'fna.search.type': 'random_sample', 'fna.search.tolerance': 0.3})
+    log = _train(str(variant), work, shapes_root, **{'fna.search.type': 'random_sample', 'fna.search.tolerance': 0.3})
     summary = json.loads((work / 'summary.json').read_text())
     assert summary['search'] == 'random_sample' and summary['networks']['adapted']['init'] == 'seed'
     derived = load_spec(str(work / 'arch' / 'derived_final.yaml'))
     seed_madds = spec_cost(SEED, (64, 64)).madds
     assert abs(spec_cost(derived, (64, 64)).madds - seed_madds) <= 0.3 * seed_madds
     assert not (work / 'arch' / 'epoch_1.pth').exists()  # no search was run
+    assert 'backbone BN layers recomputed over 2 batches; backbone BN frozen' in log
+    # random search (Table 16 row 3): two candidates trained briefly, the better one adapted
+    work = tmp_path / 'randsearch'
+    _train(fna_config, work, shapes_root, **{'fna.search.type': 'random_search', 'fna.search.num_archs': 2,
+                                             'fna.search.tolerance': 0.4})
+    candidates = json.loads((work / 'arch' / 'random_candidates.json').read_text())
+    assert len(candidates) == 2 and all(c['metric'] is not None for c in candidates)
+    best = max(candidates, key=lambda c: c['metric'])
+    assert load_spec(str(work / 'arch' / 'derived_final.yaml')).describe() == best['spec']
+    # parameter adaptation alone, of a spec given by hand, from random initialisation
+    from mmadapt.arch import dump_spec
+    given = tmp_path / 'given.yaml'
+    dump_spec(spec_from_dict(SEED), str(given))
+    work = tmp_path / 'given'
+    _train(fna_config, work, shapes_root, '--stage', 'param', '--derived-spec', str(given),
+           **{'fna.param.init': 'random'})
+    summary = json.loads((work / 'summary.json').read_text())
+    assert summary['networks']['adapted']['init'] == 'random' and 'arch' not in summary['times']
 
 
 def test_fna_config_errors(fna_config):

@@ -222,29 +222,8 @@ class ArchAdaptLoop(EpochBasedTrainLoop):
 
     def arch_step(self, data_batch) -> Dict[str, torch.Tensor]:
         """One step of the architecture parameters on the mixture (Eq. 7-9); returns log values."""
-        model = unwrap(self.runner.model)
-        params = list(self.backbone.arch_parameters())
-        self.backbone.set_mode('mixture')
-        try:
-            data = model.data_preprocessor(data_batch, True)
-            losses = model._run_forward(data, mode='loss')
-            task_loss, _ = model.parse_losses(losses)
-            cost = self.backbone.expected_madds(self.cost_input_size)
-            cost_term = self.lam * torch.log10(cost)
-            loss = task_loss + cost_term
-            grads = torch.autograd.grad(loss, params)
-        finally:
-            self.backbone.set_mode('single')
-        rank, world = get_dist_info()
-        if world > 1:
-            for g in grads:
-                dist.all_reduce(g)
-                g.div_(world)
-        for p, g in zip(params, grads):
-            p.grad = g
-        self.arch_optimizer.step()
-        self.arch_optimizer.zero_grad(set_to_none=True)
-        return dict(arch_task_loss=task_loss.detach(), cost_term=cost_term.detach())
+        return arch_step(unwrap(self.runner.model), self.backbone, data_batch, self.lam, self.cost_input_size,
+                         self.arch_optimizer)
 
     def entropy(self) -> float:
         """Mean entropy (nats) of the architecture distribution over the searchable layers."""
@@ -305,6 +284,35 @@ class ArchAdaptLoop(EpochBasedTrainLoop):
             torch.save([a.detach().cpu() for a in self.backbone.arch_params],
                        osp.join(self.runner.work_dir, f'arch_params_rank{rank}.pth'))
         return model
+
+
+def arch_step(model, backbone, data_batch, lam: float, cost_input_size, optimizer) -> Dict[str, torch.Tensor]:
+    """One architecture step: mixture forward, ``task_loss + lam * lg(E[MAdds])``, gradients of the
+    architecture parameters only (averaged over DDP ranks), one optimizer step.
+
+    ``model`` is the task model itself (not a DDP wrapper), ``backbone`` its super-backbone.
+    """
+    params = list(backbone.arch_parameters())
+    backbone.set_mode('mixture')
+    try:
+        data = model.data_preprocessor(data_batch, True)
+        losses = model._run_forward(data, mode='loss')
+        task_loss, _ = model.parse_losses(losses)
+        cost = backbone.expected_madds(cost_input_size)
+        cost_term = lam * torch.log10(cost)
+        grads = torch.autograd.grad(task_loss + cost_term, params)
+    finally:
+        backbone.set_mode('single')
+    rank, world = get_dist_info()
+    if world > 1:
+        for g in grads:
+            dist.all_reduce(g)
+            g.div_(world)
+    for p, g in zip(params, grads):
+        p.grad = g
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    return dict(arch_task_loss=task_loss.detach(), cost_term=cost_term.detach())
 
 
 def plot_curves(curves: List[Dict], path: str, warmup_epochs: int = 0) -> None:
