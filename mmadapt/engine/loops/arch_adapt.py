@@ -216,6 +216,8 @@ class ArchAdaptLoop(EpochBasedTrainLoop):
             self.runner.call_hook('after_train_iter', batch_idx=idx, data_batch=data_batch, outputs=outputs)
             self._iter += 1
         self._check_ranks()
+        # validation and checkpoints see the derived architecture (argmax), not the last sampled path
+        self.backbone.set_path(self.backbone.argmax_path())
         self.runner.call_hook('after_train_epoch')
         self._epoch += 1
         self.write_derived(f'derived_epoch_{self._epoch}.yaml')
