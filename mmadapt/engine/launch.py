@@ -151,3 +151,28 @@ def build_runner(cfg: Config) -> Runner:
     if 'runner_type' not in cfg:
         return Runner.from_cfg(cfg)
     return RUNNERS.build(cfg)
+
+
+def shutdown_distributed(completed: bool = True) -> None:
+    """End a distributed run cleanly; call it last, as the process is about to exit.
+
+    Left to the interpreter's exit, the teardown of gloo's threads now and then aborts a process
+    whose work is done ("terminate called without an active exception"), and the launcher then
+    reports the whole run as failed. After a completed run every rank waits for the others, the
+    process group is destroyed, logs and streams are flushed, and the process exits at once.
+    Without a process group this does nothing.
+    """
+    import logging
+    import sys
+
+    import torch.distributed as dist
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    if completed:
+        dist.barrier()
+    dist.destroy_process_group()
+    if completed:
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
