@@ -34,7 +34,8 @@ def build_model_from_config(cfg: Union[str, Config]):
     return MODELS.build(model_cfg)
 
 
-def count_config(cfg: Union[str, Config], shape: Sequence[int] = (224, 224), model=None) -> ConfigCost:
+def count_config(cfg: Union[str, Config], shape: Sequence[int] = (224, 224), model=None,
+                 transposed: str = 'input') -> ConfigCost:
     """Count MAdds (conv + linear, per image) and params of a config's model at ``shape`` (H, W).
 
     The model runs once on a zero image of that size through ``model(x, mode='tensor')`` (the
@@ -49,7 +50,7 @@ def count_config(cfg: Union[str, Config], shape: Sequence[int] = (224, 224), mod
     mode_arg = _accepts_mode(model)
     # data_samples passed explicitly: mmpose's estimators have no default for it
     forward = (lambda t: model(t, None, mode='tensor')) if mode_arg else model
-    result = count_model(model, x, forward=forward)
+    result = count_model(model, x, forward=forward, transposed=transposed)
     prefix = 'backbone.'
     bb_madds = sum(m for n, (m, _) in result.modules.items() if n.startswith(prefix))
     bb_params = sum(p for n, (_, p) in result.modules.items() if n.startswith(prefix))

@@ -234,8 +234,16 @@ class ModelCost:
         return OrderedDict((k, (v[0], v[1])) for k, v in out.items())
 
 
-def _module_madds(module: nn.Module, inputs, output) -> int:
-    """MAdds per image of one conv or linear call."""
+TRANSPOSED_CONVENTIONS = ('input', 'output')
+
+
+def _module_madds(module: nn.Module, inputs, output, transposed: str = 'input') -> int:
+    """MAdds per image of one conv or linear call.
+
+    ``transposed='input'`` counts the multiply-adds a transposed conv performs (every input pixel
+    times a k x k x out / groups patch); ``'output'`` counts it as a convolution at its output
+    resolution, as some papers do (stride^2 times more; the FNA++ pose numbers use it).
+    """
     if isinstance(module, nn.Linear):
         per_image = output.numel() // output.shape[0] if output.dim() > 1 else output.numel()
         return per_image * module.in_features
@@ -243,7 +251,7 @@ def _module_madds(module: nn.Module, inputs, output) -> int:
     k = 1
     for v in module.kernel_size:
         k *= v
-    if isinstance(module, nn.ConvTranspose2d):
+    if isinstance(module, nn.ConvTranspose2d) and transposed == 'input':
         # every input pixel is multiplied into a k x k x (out / groups) patch
         return (x.numel() // x.shape[0]) * (module.out_channels // module.groups) * k
     return (output.numel() // output.shape[0]) * (module.in_channels // module.groups) * k
@@ -253,7 +261,8 @@ COUNTED = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose2d, nn.Linear)
 
 
 @torch.no_grad()
-def count_model(model: nn.Module, inputs, forward: Optional[Callable] = None) -> ModelCost:
+def count_model(model: nn.Module, inputs, forward: Optional[Callable] = None,
+                transposed: str = 'input') -> ModelCost:
     """Run ``model`` once and count the MAdds of its conv / linear layers, per image.
 
     Args:
@@ -261,15 +270,18 @@ def count_model(model: nn.Module, inputs, forward: Optional[Callable] = None) ->
         inputs: the input batch (its first dimension is the batch; MAdds are per image).
         forward: how to call the model, default ``model(inputs)``; for OpenMMLab task models use
             ``lambda x: model(x, mode='tensor')``.
+        transposed: how transposed convolutions count, see :func:`_module_madds`.
     Returns:
         :class:`ModelCost`; ``params`` counts every parameter of the model.
     """
+    if transposed not in TRANSPOSED_CONVENTIONS:
+        raise ValueError(f'transposed must be one of {TRANSPOSED_CONVENTIONS}, got {transposed!r}')
     per_module: 'OrderedDict[str, List[int]]' = OrderedDict()
     handles = []
     names = {m: n for n, m in model.named_modules()}
 
     def hook(module, inp, out):
-        per_module.setdefault(names[module], [0, 0])[0] += _module_madds(module, inp, out)
+        per_module.setdefault(names[module], [0, 0])[0] += _module_madds(module, inp, out, transposed)
 
     for m in model.modules():
         if isinstance(m, COUNTED):

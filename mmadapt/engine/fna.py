@@ -11,7 +11,8 @@ is ``mmadapt.ArchAdaptLoop`` (the search), plus an ``fna`` dict for the rest::
         param=dict(init='super',         # target from the super-net ('super'), the 'seed', or 'random'
                    train_cfg=dict(type='EpochBasedTrainLoop', max_epochs=12, val_interval=12),
                    optim_wrapper=None, param_scheduler=None,   # default: the config's own
-                   bn_recalib=None),                           # e.g. dict(iters=200, freeze=True)
+                   bn_recalib=None,                            # e.g. dict(iters=200, freeze=True)
+                   cfg_options=None),  # replaced entries, e.g. {'train_dataloader.batch_size': 4}
         seed_baseline=False,             # also train the seed network with the param schedule
     )
 
@@ -96,7 +97,7 @@ def fna_settings(cfg: Config) -> dict:
         raise FNAConfigError(f"fna.param.init {param['init']!r} not allowed; allowed: {list(PARAM_INITS)}")
     if search['type'] != 'diff' and param['init'] == 'super':
         param['init'] = 'seed'  # no super-net is trained: the seed is the source (Table 16 rows 3, 7)
-    for key in ('optim_wrapper', 'param_scheduler', 'bn_recalib'):
+    for key in ('optim_wrapper', 'param_scheduler', 'bn_recalib', 'cfg_options'):
         param.setdefault(key, None)
     fna['param'] = param
     fna['seed_baseline'] = bool(fna.get('seed_baseline', False))
@@ -213,7 +214,24 @@ def _param_config(cfg: Config, fna: dict, spec, init: str, super_ckpt: Optional[
         hooks.append(dict(type='mmadapt.BNRecalibrationHook', **param['bn_recalib']))
     pcfg.custom_hooks = hooks
     pcfg.pop('fna', None)
+    pcfg.pop('find_unused_parameters', None)
+    for key, value in (param['cfg_options'] or {}).items():
+        _replace(pcfg, key, value)
     return pcfg
+
+
+def _replace(cfg: Config, key: str, value) -> None:
+    """Set ``cfg[key] = value`` for a dotted key (list indices allowed), replacing what was there."""
+    parts = key.split('.')
+    target = cfg
+    for part in parts[:-1]:
+        target = target[int(part)] if isinstance(target, list) else target[part]
+    last = parts[-1]
+    value = ConfigDict(value) if isinstance(value, dict) else copy.deepcopy(value)
+    if isinstance(target, list):
+        target[int(last)] = value
+    else:
+        target[last] = value
 
 
 def _count(cfg: Config, size) -> dict:

@@ -50,6 +50,9 @@ class RemapInit:
         self.report = None
 
     def __call__(self, module) -> None:
+        if not self.checkpoint:
+            raise ValueError('mmadapt.Remap: checkpoint is not set; set it in the config, e.g. '
+                             '--cfg-options model.backbone.init_cfg.checkpoint=PATH')
         if not hasattr(module, 'spec'):
             raise TypeError(f'mmadapt.Remap initialises mmadapt spec backbones, not {type(module).__name__}')
         import mmadapt  # noqa: F401

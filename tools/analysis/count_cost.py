@@ -30,6 +30,9 @@ def parse_args(argv=None):
                         help='input image size: H W, or one number for a square image (default 224 224)')
     parser.add_argument('--breakdown', type=int, nargs='?', const=2, default=None, metavar='DEPTH',
                         help='also print MAdds and params per module, names cut to DEPTH parts (default 2)')
+    parser.add_argument('--transposed-conv', choices=['input', 'output'], default='input',
+                        help="how transposed convs count: the multiply-adds they perform ('input', default) "
+                        "or as a conv at their output resolution ('output', the FNA++ pose tables)")
     parser.add_argument('--cfg-options', nargs='+', action=DictAction, default=None,
                         help='override settings of the config, key=value pairs')
     args = parser.parse_args(argv)
@@ -50,7 +53,7 @@ def main(argv=None):
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
-    result = count_config(cfg, args.shape)
+    result = count_config(cfg, args.shape, transposed=args.transposed_conv)
     h, w = result.shape
     print(f'Config: {args.config}')
     print(f'Input: 3x{h}x{w}')

@@ -1,0 +1,59 @@
+"""Every FNA config builds, and the seed rows reproduce the paper's model sizes (FNA++ Tables 4, 6, 8, 10)."""
+import glob
+import os.path as osp
+
+import pytest
+from mmengine.config import Config
+
+from ..conftest import ROOT
+
+FNA_CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs/fna/*.py')))
+
+# config -> (input H, W, params, MAdds, transposed-conv convention); the paper's numbers
+PAPER = {
+    'retinanet_mbv2_seed': ((800, 1088), 11.49e6, 133.05e9, 'input'),
+    'retinanet_r18_seed': ((800, 1088), 21.41e6, 160.28e9, 'input'),
+    'retinanet_r50_seed': ((800, 1088), 37.97e6, 202.84e9, 'input'),
+    'retinanet_fbnetc_seed': ((800, 1088), 12.65e6, 134.17e9, 'input'),
+    'retinanet_proxyless_seed': ((800, 1088), 12.07e6, 133.42e9, 'input'),
+    'simplebaseline_mbv2_seed': ((256, 256), 5.23e6, 6.09e9, 'output'),  # the paper's deconv convention
+    'ssdlite_mbv2_seed': ((320, 320), 4.3e6, None, 'input'),  # MAdds: see the config (0.75B vs 0.8B)
+}
+
+
+def test_every_fna_config_is_listed():
+    names = {osp.splitext(osp.basename(p))[0] for p in FNA_CONFIGS}
+    for name in PAPER:
+        assert name in names
+        assert name.replace('_seed', '') in names, 'each seed config has its FNA config beside it'
+
+
+@pytest.mark.parametrize('path', FNA_CONFIGS, ids=lambda p: osp.basename(p))
+def test_fna_configs_build(path, in_root):
+    from mmadapt.cost.config_cost import build_model_from_config
+    from mmadapt.engine.fna import fna_settings
+    cfg = Config.fromfile(path)
+    if 'fna' in cfg:
+        cfg.fna.seed.checkpoint = 'seed.pth'
+        fna = fna_settings(cfg)
+        assert cfg.train_cfg.type == 'mmadapt.ArchAdaptLoop'
+        assert tuple(cfg.train_cfg.cost_input_size) == fna['cost_input_size']
+        from mmadapt.engine.fna import _param_config
+        pcfg = _param_config(cfg, fna, fna['seed']['spec'], 'seed', None, '/nonexistent')
+        assert pcfg.model.backbone.type.startswith('mmadapt.Derived')
+        assert pcfg.train_cfg.type == 'EpochBasedTrainLoop'
+    model = build_model_from_config(cfg)
+    backbone = model.backbone
+    assert type(backbone).__name__ in ('SuperMobileNetV2', 'SuperResNet', 'DerivedMobileNetV2', 'DerivedResNet')
+
+
+@pytest.mark.parametrize('name', sorted(PAPER))
+def test_seed_models_match_the_paper(name, in_root):
+    from mmadapt.cost.config_cost import count_config
+    size, params, madds, transposed = PAPER[name]
+    result = count_config(osp.join(ROOT, f'configs/fna/{name}.py'), size, transposed=transposed)
+    assert abs(result.model.params - params) / params < 0.03, result.model.params
+    if madds is not None:
+        assert abs(result.model.madds - madds) / madds < 0.03, result.model.madds
+    else:
+        assert round(result.model.madds / 1e6) == 746  # the number the config documents
