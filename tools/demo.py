@@ -1,7 +1,10 @@
 #!/usr/bin/env python
-"""The main job on the built-in data: pre-train a MobileNetV2 seed on shapes classification, then
-train RetinaNet-MobileNetV2 from that seed on shapes detection, and compare with the untrained
-detector.
+"""The main job on the built-in data: FNA++ for RetinaNet-MobileNetV2 on shapes detection.
+
+Pre-trains a MobileNetV2 seed on shapes classification, runs the whole FNA++ pipeline (search,
+derivation, remapping, parameter adaptation, test) with the seed detector trained beside it, then the
+ablation of Table 13 (the found architecture trained from random initialisation), and prints one
+table: MAdds, params, mAP of each detector.
 
     python tools/demo.py [--work-dir work_dirs/demo] [--data-root data]
 
@@ -20,11 +23,12 @@ import time
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from mmadapt.cost import format_count  # noqa: E402
 from mmadapt.datasets.shapes import make_shapes  # noqa: E402
 from mmadapt.utils.data_check import data_root_options  # noqa: E402
 
 CLS_CONFIG = osp.join(ROOT, 'configs/baselines/mobilenetv2_shapes_cls.py')
-DET_CONFIG = osp.join(ROOT, 'configs/baselines/retinanet_mbv2_shapes.py')
+FNA_CONFIG = osp.join(ROOT, 'configs/fna/retinanet_mbv2_shapes.py')
 
 
 def parse_args(argv=None):
@@ -95,8 +99,6 @@ def main(argv=None):
 
     py = sys.executable
     seed_dir = osp.join(work_dir, 'seed_cls')
-    untrained_dir = osp.join(work_dir, 'retinanet_untrained')
-    det_dir = osp.join(work_dir, 'retinanet_from_seed')
     det_ann = osp.join(det_root, 'annotations', 'val.json')
     det_opts = data_options(det_root) + [
         f'val_evaluator.ann_file={det_ann}', f'test_evaluator.ann_file={det_ann}']
@@ -109,46 +111,42 @@ def main(argv=None):
     seed_ckpt = last_checkpoint(seed_dir)
     seed_top1 = read_results(seed_dir)['val'][-1]['metrics']['accuracy/top1']
 
-    # 2. the untrained detector, as a reference
-    times['untrained'] = run_stage('retinanet_untrained', [
-        py, osp.join(ROOT, 'tools/test.py'), DET_CONFIG, '--work-dir', untrained_dir,
-        '--cfg-options'] + det_opts, work_dir)
-    # no box of the untrained model may pass the score threshold: mmdet then reports no metric
-    untrained = dict({'coco/bbox_mAP': 0.0, 'coco/bbox_mAP_50': 0.0},
-                     **read_results(untrained_dir)['test']['metrics'])
+    # 2. FNA++ for RetinaNet-MobileNetV2: search, derive, remap, adapt; the seed detector beside it
+    fna_dir = osp.join(work_dir, 'fna')
+    fna_opts = det_opts + [f'fna.seed.checkpoint={seed_ckpt}']
+    times['fna'] = run_stage('fna', [
+        py, osp.join(ROOT, 'tools/train.py'), FNA_CONFIG, '--work-dir', fna_dir, '--cfg-options'
+    ] + fna_opts + ['fna.seed_baseline=True'], work_dir)
+    with open(osp.join(fna_dir, 'summary.json'), encoding='utf-8') as f:
+        fna = json.load(f)
+    derived_spec = osp.join(fna_dir, 'arch', 'derived_final.yaml')
 
-    # 3. RetinaNet-MobileNetV2 trained from the seed
-    times['detector'] = run_stage('retinanet_from_seed', [
-        py, osp.join(ROOT, 'tools/train.py'), DET_CONFIG, '--work-dir', det_dir, '--cfg-options'
-    ] + det_opts + [
-        'model.backbone.init_cfg.type=Pretrained', f'model.backbone.init_cfg.checkpoint={seed_ckpt}',
-        'model.backbone.init_cfg.prefix=backbone.'
-    ], work_dir)
-    with open(osp.join(work_dir, 'retinanet_from_seed.log'), encoding='utf-8') as f:
-        if 'missing keys in source state_dict' in f.read():
-            raise SystemExit('the seed checkpoint did not fit the detector backbone (missing keys, '
-                             'see retinanet_from_seed.log)')
-    trained = read_results(det_dir)['val'][-1]['metrics']
-    det_ckpt = last_checkpoint(det_dir)
+    # 3. the ablation of Table 13: the same architecture, parameters from random initialisation
+    rand_dir = osp.join(work_dir, 'fna_random_init')
+    times['random_init'] = run_stage('fna_random_init', [
+        py, osp.join(ROOT, 'tools/train.py'), FNA_CONFIG, '--work-dir', rand_dir, '--stage', 'param',
+        '--derived-spec', derived_spec, '--cfg-options'] + fna_opts + ['fna.param.init=random'], work_dir)
+    with open(osp.join(rand_dir, 'summary.json'), encoding='utf-8') as f:
+        rand = json.load(f)
 
-    summary = dict(
-        seed=dict(config=osp.relpath(CLS_CONFIG, ROOT), top1=seed_top1, checkpoint=seed_ckpt,
-                  seconds=round(times['seed'], 1)),
-        untrained_detector=dict(mAP=untrained['coco/bbox_mAP'],
-                                mAP_50=untrained['coco/bbox_mAP_50']),
-        detector=dict(config=osp.relpath(DET_CONFIG, ROOT), mAP=trained['coco/bbox_mAP'],
-                      mAP_50=trained['coco/bbox_mAP_50'], checkpoint=det_ckpt,
-                      seconds=round(times['detector'], 1)),
-        total_seconds=round(time.time() - total_start, 1))
-    rows = [
-        ('MobileNetV2 seed (shapes cls)', f'top-1 {seed_top1:.2f}%', seed_ckpt),
-        ('RetinaNet-MobileNetV2, untrained', f'mAP {untrained["coco/bbox_mAP"]:.3f} '
-         f'(AP50 {untrained["coco/bbox_mAP_50"]:.3f})', '-'),
-        ('RetinaNet-MobileNetV2 from the seed', f'mAP {trained["coco/bbox_mAP"]:.3f} '
-         f'(AP50 {trained["coco/bbox_mAP_50"]:.3f})', det_ckpt),
-    ]
-    md = ['| model | metric | checkpoint |', '| --- | --- | --- |']
-    md += [f'| {a} | {b} | {c} |' for a, b, c in rows]
+    nets = [('RetinaNet-MobileNetV2 seed (from the shapes seed)', fna['networks']['seed'],
+             fna['times'].get('seed')),
+            ('FNA++ RetinaNet (search, remap from the super-net)', fna['networks']['adapted'],
+             fna['times'].get('arch', 0) + fna['times'].get('param', 0)),
+            ('same architecture, random initialisation', rand['networks']['adapted'], rand['times'].get('param'))]
+    md = [f'MobileNetV2 seed on shapes classification: top-1 {seed_top1:.2f}% ({times["seed"]:.0f} s)', '',
+          '| detector | MAdds | params | mAP | AP50 | time |', '| --- | --- | --- | --- | --- | --- |']
+    for title, net, seconds in nets:
+        m = net['metrics']
+        md.append(f"| {title} | {format_count(net['madds'])} | {format_count(net['params'])} | "
+                  f"{m.get('coco/bbox_mAP', 0.0):.3f} | {m.get('coco/bbox_mAP_50', 0.0):.3f} | "
+                  f"{seconds or 0:.0f} s |")
+    md += ['', f"MAdds at {fna['cost_input_size'][0]}x{fna['cost_input_size'][1]} (whole detector); "
+           f"FNA++ search {fna['times'].get('arch', 0):.0f} s, parameter adaptation "
+           f"{fna['times'].get('param', 0):.0f} s", '', f"derived architecture: {fna['derived_spec']}"]
+    summary = dict(seed_classifier=dict(top1=seed_top1, checkpoint=seed_ckpt, seconds=round(times['seed'], 1)),
+                   fna=fna, random_init=rand, total_seconds=round(time.time() - total_start, 1),
+                   work_dir=work_dir)
     with open(osp.join(work_dir, 'summary.json'), 'w', encoding='utf-8') as f:
         json.dump(summary, f, indent=2)
     with open(osp.join(work_dir, 'summary.md'), 'w', encoding='utf-8') as f:
@@ -157,7 +155,7 @@ def main(argv=None):
     print('\n'.join(md))
     print()
     log(f'total {summary["total_seconds"]:.0f}s; summary: {osp.join(work_dir, "summary.md")} '
-        f'and summary.json; logs and checkpoints under {work_dir}')
+        f'and summary.json; logs, specs, pictures and checkpoints under {work_dir}')
 
 
 if __name__ == '__main__':

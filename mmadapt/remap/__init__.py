@@ -1,5 +1,6 @@
 """Parameter remapping (FNA++ Sec. 3.1): tensors, whole backbones by spec, and seed checkpoint adapters."""
-from .adapters import (FORMATS, SeedFormatError, SeedReport, convert_seed, detect_format, load_seed, seed_template,
+from .adapters import (FORMATS, SEED_FORMATS, SeedFormatError, SeedReport, convert_seed, detect_format, load_seed,
+                       register_seed_format, seed_template,
                        unwrap_checkpoint)
 from .init import RemapInit
 from .network import PRESETS, RemapReport, Strategy, remap_into, remap_state_dict, resolve_strategy
@@ -7,7 +8,8 @@ from .tensor import (ChannelMap, dense_from_grouped, gather_channels, grouped_fr
                      reference_vector, remap_bn, remap_conv, remap_kernel, topk_sorted, width_map)
 
 __all__ = [
-    'FORMATS', 'SeedFormatError', 'SeedReport', 'convert_seed', 'detect_format', 'load_seed', 'seed_template',
+    'FORMATS', 'SEED_FORMATS', 'SeedFormatError', 'SeedReport', 'convert_seed', 'detect_format', 'load_seed',
+    'register_seed_format', 'seed_template',
     'unwrap_checkpoint',
     'RemapInit',
     'PRESETS', 'RemapReport', 'Strategy', 'remap_into', 'remap_state_dict', 'resolve_strategy', 'ChannelMap',

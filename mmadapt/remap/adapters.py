@@ -17,13 +17,39 @@ shape stops the conversion with an error naming the layer and both shapes; check
 to nothing (classifiers, necks) and backbone keys the checkpoint lacks are listed in the report.
 """
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
 
 from mmadapt.arch import ArchSpec, load_spec
 
 FORMATS = ('mmadapt', 'torchvision', 'timm', 'mmpretrain', 'mmdet')
+
+
+@dataclass
+class SeedFormat:
+    """A checkpoint format added with :func:`register_seed_format`."""
+    name: str
+    detect: Callable[[Dict[str, torch.Tensor]], Optional[str]]  # state dict -> key prefix, or None
+    key: Callable[[ArchSpec, str, str], Optional[str]]  # (spec, mmadapt key, prefix) -> checkpoint key
+
+
+SEED_FORMATS: Dict[str, SeedFormat] = {}
+
+
+def register_seed_format(name: str, detect: Callable, key: Callable) -> None:
+    """Teach the seed adapters a checkpoint format of your own (e.g. your own backbone's names).
+
+    Args:
+        name: the format's name (``format=`` in ``mmadapt.Remap`` and ``tools/remap.py``).
+        detect: ``detect(state_dict)`` returns the key prefix (``''`` for none) when the state dict is
+            in this format, else ``None``; used by ``format='auto'`` after the built-in formats.
+        key: ``key(spec, mmadapt_key, prefix)`` returns the checkpoint key holding ``mmadapt_key``
+            (the derived-backbone name, e.g. ``stages.2.1.depthwise_conv.conv.weight``), or ``None``.
+    """
+    if name in FORMATS:
+        raise ValueError(f'{name!r} is a built-in seed format')
+    SEED_FORMATS[name] = SeedFormat(name, detect, key)
 
 
 class SeedFormatError(ValueError):
@@ -84,9 +110,13 @@ def detect_format(state: Dict[str, torch.Tensor]) -> Tuple[str, str]:
             return 'mmdet', prefix
         if f'{prefix}conv1.conv.weight' in keys or f'{prefix}conv1.weight' in keys:
             return 'mmpretrain', prefix
+    for fmt in SEED_FORMATS.values():
+        prefix = fmt.detect(state)
+        if prefix is not None:
+            return fmt.name, prefix
     sample = sorted(keys)[:5]
     raise SeedFormatError(f'cannot tell the format of the checkpoint (first keys: {sample}); name it with '
-                          f'format=, one of {list(FORMATS)}')
+                          f'format=, one of {list(FORMATS) + list(SEED_FORMATS)}')
 
 
 def _layer_indices(spec: ArchSpec) -> Dict[Tuple[int, int], Tuple[int, int]]:
@@ -103,6 +133,8 @@ def _layer_indices(spec: ArchSpec) -> Dict[Tuple[int, int], Tuple[int, int]]:
 
 def foreign_key(fmt: str, spec: ArchSpec, key: str, indices=None, prefix: str = '') -> Optional[str]:
     """Name of mmadapt backbone key ``key`` (derived naming) in checkpoint format ``fmt``."""
+    if fmt in SEED_FORMATS:
+        return SEED_FORMATS[fmt].key(spec, key, prefix)
     indices = indices or _layer_indices(spec)
     parts = key.split('.')
     if fmt == 'mmadapt':
@@ -183,11 +215,14 @@ def convert_seed(state: Dict[str, torch.Tensor], spec, template: Dict[str, torch
     if fmt == 'auto':
         fmt, detected = detect_format(state)
         prefix = detected if prefix is None else prefix
-    elif fmt not in FORMATS:
-        raise SeedFormatError(f'unknown seed format {fmt!r}; allowed: {list(FORMATS)} or auto')
+    elif fmt not in FORMATS and fmt not in SEED_FORMATS:
+        raise SeedFormatError(f'unknown seed format {fmt!r}; allowed: {list(FORMATS) + list(SEED_FORMATS)} or auto')
     if prefix is None:
-        prefix = 'backbone.' if (fmt in ('mmpretrain', 'mmdet') and any(k.startswith('backbone.') for k in state)) \
-            else ''
+        if fmt in SEED_FORMATS:
+            prefix = SEED_FORMATS[fmt].detect(state) or ''
+        else:
+            prefix = 'backbone.' if (fmt in ('mmpretrain', 'mmdet', 'mmadapt')
+                                     and any(k.startswith('backbone.') for k in state)) else ''
     indices = _layer_indices(spec)
     out, report = {}, SeedReport(fmt, prefix)
     used = set()

@@ -8,6 +8,7 @@ from mmengine.config import Config
 from ..conftest import ROOT
 
 FNA_CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs/fna/*.py')))
+PROJECT_CONFIGS = sorted(glob.glob(osp.join(ROOT, 'projects/*/configs/*.py')))
 
 # config -> (input H, W, params, MAdds, transposed-conv convention); the paper's numbers
 PAPER = {
@@ -28,8 +29,8 @@ def test_every_fna_config_is_listed():
         assert name.replace('_seed', '') in names, 'each seed config has its FNA config beside it'
 
 
-@pytest.mark.parametrize('path', FNA_CONFIGS, ids=lambda p: osp.basename(p))
-def test_fna_configs_build(path, in_root):
+@pytest.mark.parametrize('path', FNA_CONFIGS + PROJECT_CONFIGS, ids=lambda p: osp.basename(p))
+def test_fna_and_project_configs_build(path, in_root):
     from mmadapt.cost.config_cost import build_model_from_config
     from mmadapt.engine.fna import fna_settings
     cfg = Config.fromfile(path)
@@ -44,7 +45,8 @@ def test_fna_configs_build(path, in_root):
         assert pcfg.train_cfg.type == 'EpochBasedTrainLoop'
     model = build_model_from_config(cfg)
     backbone = model.backbone
-    assert type(backbone).__name__ in ('SuperMobileNetV2', 'SuperResNet', 'DerivedMobileNetV2', 'DerivedResNet')
+    assert type(backbone).__name__ in ('SuperMobileNetV2', 'SuperResNet', 'DerivedMobileNetV2', 'DerivedResNet',
+                                       'ToyNet')
 
 
 @pytest.mark.parametrize('name', sorted(PAPER))
