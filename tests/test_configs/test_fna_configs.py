@@ -9,6 +9,7 @@ from ..conftest import ROOT
 
 FNA_CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs/fna/*.py')))
 PROJECT_CONFIGS = sorted(glob.glob(osp.join(ROOT, 'projects/*/configs/*.py')))
+IMAGENET_CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs/imagenet/*.py')))
 
 # config -> (input H, W, params, MAdds, transposed-conv convention); the paper's numbers
 PAPER = {
@@ -20,6 +21,12 @@ PAPER = {
     'simplebaseline_mbv2_seed': ((256, 256), 5.23e6, 6.09e9, 'output'),  # the paper's deconv convention
     'ssdlite_mbv2_seed': ((320, 320), 4.3e6, None, 'input'),  # MAdds: see the config (0.75B vs 0.8B)
 }
+# ImageNet classifiers (the papers' seed figures at 224x224)
+IMAGENET = {
+    'mobilenetv2_in1k': (3.5e6, 300e6),
+    'resnet18_in1k': (11.69e6, 1.8e9),
+    'resnet50_in1k': (25.56e6, 4.1e9),
+}
 
 
 def test_every_fna_config_is_listed():
@@ -29,7 +36,7 @@ def test_every_fna_config_is_listed():
         assert name.replace('_seed', '') in names, 'each seed config has its FNA config beside it'
 
 
-@pytest.mark.parametrize('path', FNA_CONFIGS + PROJECT_CONFIGS, ids=lambda p: osp.basename(p))
+@pytest.mark.parametrize('path', FNA_CONFIGS + PROJECT_CONFIGS + IMAGENET_CONFIGS, ids=lambda p: osp.basename(p))
 def test_fna_and_project_configs_build(path, in_root):
     from mmadapt.cost.config_cost import build_model_from_config
     from mmadapt.engine.fna import fna_settings
@@ -59,3 +66,11 @@ def test_seed_models_match_the_paper(name, in_root):
         assert abs(result.model.madds - madds) / madds < 0.03, result.model.madds
     else:
         assert round(result.model.madds / 1e6) == 746  # the number the config documents
+
+
+@pytest.mark.parametrize('name', sorted(IMAGENET))
+def test_imagenet_seeds(name, in_root):
+    from mmadapt.cost.config_cost import count_config
+    params, madds = IMAGENET[name]
+    result = count_config(osp.join(ROOT, f'configs/imagenet/{name}.py'), (224, 224))
+    assert abs(result.model.params - params) / params < 0.01 and abs(result.model.madds - madds) / madds < 0.01
