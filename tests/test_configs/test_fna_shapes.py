@@ -1,0 +1,51 @@
+"""The shapes variants of the FNA configs run the whole pipeline (search, derive, remap, adapt, test)."""
+import json
+import os
+import os.path as osp
+import subprocess
+
+import pytest
+import torch
+
+from mmadapt.utils import data_root_options
+
+from ..conftest import ROOT, python, tool
+
+CASES = {
+    # config -> (shapes set, extra options)
+    'retinanet_mbv2_shapes': ('det', {'model.test_cfg.score_thr': 0.0}),
+    'simplebaseline_mbv2_shapes': ('pose', {}),
+}
+
+
+@pytest.fixture(scope='module')
+def random_seed(tmp_path_factory):
+    from mmadapt.models import DerivedMobileNetV2
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp('seed') / 'mobilenet_v2.pth'
+    torch.save({'state_dict': {f'backbone.{k}': v for k, v in DerivedMobileNetV2().state_dict().items()}}, path)
+    return path
+
+
+@pytest.mark.parametrize('name', sorted(CASES))
+def test_shapes_variant_runs_the_pipeline(name, shapes_root, random_seed, tmp_path):
+    task, extra = CASES[name]
+    data = shapes_root / task
+    opts = {**data_root_options(data), 'fna.seed.checkpoint': str(random_seed), 'train_cfg.max_epochs': 1,
+            'train_cfg.warmup_epochs': 0, 'train_cfg.val_interval': 1, 'fna.param.train_cfg.max_epochs': 1,
+            'fna.param.train_cfg.val_interval': 1, 'train_dataloader.batch_size': 4, **extra}
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        opts[f'{loader}.num_workers'] = 0
+        opts[f'{loader}.persistent_workers'] = False
+    ann = data / 'annotations' / 'val.json'
+    opts['val_evaluator.0.ann_file' if task == 'pose' else 'val_evaluator.ann_file'] = str(ann)
+    opts['test_evaluator.0.ann_file' if task == 'pose' else 'test_evaluator.ann_file'] = str(ann)
+    work = tmp_path / name
+    proc = subprocess.run([python(), tool('train.py'), osp.join(ROOT, f'configs/fna/{name}.py'), '--work-dir',
+                           str(work), '--cfg-options'] + [f'{k}={v}' for k, v in opts.items()], cwd=ROOT,
+                          capture_output=True, text=True, env=dict(os.environ, PYTHONWARNINGS='ignore'))
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    summary = json.loads((work / 'summary.json').read_text())
+    adapted = summary['networks']['adapted']
+    assert adapted['metrics'] and adapted['madds'] > 0
+    assert (work / 'arch' / 'derived.png').is_file() and (work / 'param' / 'init.pth').is_file()
