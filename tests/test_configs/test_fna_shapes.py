@@ -15,6 +15,7 @@ CASES = {
     # config -> (shapes set, extra options)
     'retinanet_mbv2_shapes': ('det', {'model.test_cfg.score_thr': 0.0}),
     'simplebaseline_mbv2_shapes': ('pose', {}),
+    'ssdlite_mbv2_shapes': ('det', {'model.test_cfg.score_thr': 0.0}),
 }
 
 
