@@ -1,3 +1,4 @@
+from .sep_aspp_head import SeparableASPPHead
 from .ssd_head import SSDHead
 
-__all__ = ['SSDHead']
+__all__ = ['SeparableASPPHead', 'SSDHead']
