@@ -15,6 +15,7 @@ CASES = {
     # config -> (shapes set, extra options)
     'retinanet_mbv2_shapes': ('det', {'model.test_cfg.score_thr': 0.0}),
     'simplebaseline_mbv2_shapes': ('pose', {}),
+    'deeplabv3_mbv2_shapes': ('seg', {'fna.param.train_cfg.max_iters': 2, 'fna.param.train_cfg.val_interval': 2}),
     'ssdlite_mbv2_shapes': ('det', {'model.test_cfg.score_thr': 0.0}),
 }
 
@@ -33,14 +34,17 @@ def test_shapes_variant_runs_the_pipeline(name, shapes_root, random_seed, tmp_pa
     task, extra = CASES[name]
     data = shapes_root / task
     opts = {**data_root_options(data), 'fna.seed.checkpoint': str(random_seed), 'train_cfg.max_epochs': 1,
-            'train_cfg.warmup_epochs': 0, 'train_cfg.val_interval': 1, 'fna.param.train_cfg.max_epochs': 1,
-            'fna.param.train_cfg.val_interval': 1, 'train_dataloader.batch_size': 4, **extra}
+            'train_cfg.warmup_epochs': 0, 'train_cfg.val_interval': 1, 'train_dataloader.batch_size': 4}
+    if task != 'seg':  # the segmentation schedules count iterations
+        opts.update({'fna.param.train_cfg.max_epochs': 1, 'fna.param.train_cfg.val_interval': 1})
+    opts.update(extra)
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         opts[f'{loader}.num_workers'] = 0
         opts[f'{loader}.persistent_workers'] = False
-    ann = data / 'annotations' / 'val.json'
-    opts['val_evaluator.0.ann_file' if task == 'pose' else 'val_evaluator.ann_file'] = str(ann)
-    opts['test_evaluator.0.ann_file' if task == 'pose' else 'test_evaluator.ann_file'] = str(ann)
+    if task != 'seg':
+        ann = data / 'annotations' / 'val.json'
+        opts['val_evaluator.0.ann_file' if task == 'pose' else 'val_evaluator.ann_file'] = str(ann)
+        opts['test_evaluator.0.ann_file' if task == 'pose' else 'test_evaluator.ann_file'] = str(ann)
     work = tmp_path / name
     proc = subprocess.run([python(), tool('train.py'), osp.join(ROOT, f'configs/fna/{name}.py'), '--work-dir',
                            str(work), '--cfg-options'] + [f'{k}={v}' for k, v in opts.items()], cwd=ROOT,
