@@ -16,7 +16,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from mmengine.config import DictAction  # noqa: E402
 
-from mmadapt.engine import build_runner, prepare_config, shutdown_distributed  # noqa: E402
+from mmadapt.engine import build_runner, prepare_config, run_tool  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -49,9 +49,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    try:
-        main()
-    except BaseException:
-        shutdown_distributed(completed=False)
-        raise
-    shutdown_distributed()
+    run_tool(main)

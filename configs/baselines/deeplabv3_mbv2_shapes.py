@@ -1,44 +1,19 @@
 # DeepLabv3 with a dilated MobileNetV2 backbone (output stride 8) on the built-in shapes
 # segmentation data (CPU-sized). Inherits mmseg's MobileNetV2 DeepLabv3 Cityscapes config and
 # changes the data, the sizes and the schedule.
-_base_ = 'mmseg::mobilenet_v2/mobilenet-v2-d8_deeplabv3_4xb2-80k_cityscapes-512x1024.py'
+_base_ = [
+    'mmseg::mobilenet_v2/mobilenet-v2-d8_deeplabv3_4xb2-80k_cityscapes-512x1024.py',
+    '../_base_/datasets/shapes_seg.py'
+]
 custom_imports = dict(imports=['mmadapt'], allow_failed_imports=False)
 
-# ---- data: built-in shapes (tools/data/make_shapes.py) ----
-shapes = dict(task='seg', num_train=400, num_val=50, size=128, seed=0)
-data_root = 'data/shapes_seg/'
-metainfo = dict(classes=('background', 'circle', 'square', 'triangle', 'star'),
-                palette=[[0, 0, 0], [220, 20, 60], [0, 128, 255], [255, 200, 0], [60, 180, 75]])
-crop_size = (128, 128)
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations'),
-    dict(type='RandomResize', scale=(128, 128), ratio_range=(0.75, 1.5), keep_ratio=True),
-    dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.9),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PackSegInputs')
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=(128, 128), keep_ratio=True),
-    dict(type='LoadAnnotations'),
-    dict(type='PackSegInputs')
-]
-dataset_type = 'BaseSegDataset'
-train_dataloader = dict(
-    batch_size=8, num_workers=1, persistent_workers=True,
-    dataset=dict(type=dataset_type, data_root=data_root, metainfo=metainfo,
-                 img_suffix='.png', seg_map_suffix='.png', reduce_zero_label=False,
-                 data_prefix=dict(img_path='img_dir/train', seg_map_path='ann_dir/train'),
-                 pipeline=train_pipeline))
-val_dataloader = dict(
-    batch_size=1, num_workers=1, persistent_workers=True,
-    dataset=dict(type=dataset_type, data_root=data_root, metainfo=metainfo,
-                 img_suffix='.png', seg_map_suffix='.png', reduce_zero_label=False,
-                 data_prefix=dict(img_path='img_dir/val', seg_map_path='ann_dir/val'),
-                 pipeline=test_pipeline))
-test_dataloader = val_dataloader
-val_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
+# ---- data: built-in shapes (tools/data/make_shapes.py; configs/_base_/datasets/shapes_seg.py) ----
+data_root = {{_base_.shapes_seg_root}}
+crop_size = {{_base_.shapes_seg_crop_size}}
+train_dataloader = {{_base_.shapes_seg_train_dataloader}}
+val_dataloader = {{_base_.shapes_seg_val_dataloader}}
+test_dataloader = {{_base_.shapes_seg_test_dataloader}}
+val_evaluator = {{_base_.shapes_seg_evaluator}}
 test_evaluator = val_evaluator
 
 # ---- model: plain BN on CPU, narrower ASPP head, dilations scaled to 16x16 feature maps ----

@@ -1,44 +1,16 @@
 # FNA++ for SimpleBaseline on the built-in shapes pose data (stick figures, 7 keypoints; CPU-sized).
 # Inherits the paper config ./simplebaseline_mbv2.py and changes only the data, the sizes and the
-# schedule (the data settings are those of configs/baselines/simplebaseline_mbv2_shapes.py).
+# schedule (the data settings are configs/_base_/datasets/shapes_pose.py, as for the baseline).
 #   python tools/train.py configs/fna/simplebaseline_mbv2_shapes.py --cfg-options fna.seed.checkpoint=SEED
-_base_ = ['./simplebaseline_mbv2.py', '../_base_/datasets/shapes_pose_info.py']
+_base_ = ['./simplebaseline_mbv2.py', '../_base_/datasets/shapes_pose.py']
 
-# ---- data: built-in shapes (tools/data/make_shapes.py) ----
-shapes = dict(task='pose', num_train=400, num_val=50, size=128, seed=0)
-data_root = 'data/shapes_pose/'
-dataset_type = 'CocoDataset'
-codec = dict(type='MSRAHeatmap', input_size=(96, 96), heatmap_size=(24, 24), sigma=1)
-train_pipeline = [
-    dict(type='LoadImage'),
-    dict(type='GetBBoxCenterScale'),
-    dict(type='RandomFlip', direction='horizontal'),
-    dict(type='RandomBBoxTransform', shift_prob=0),
-    dict(type='TopdownAffine', input_size=codec['input_size']),
-    dict(type='GenerateTarget', encoder=codec),
-    dict(type='PackPoseInputs')
-]
-val_pipeline = [
-    dict(type='LoadImage'),
-    dict(type='GetBBoxCenterScale'),
-    dict(type='TopdownAffine', input_size=codec['input_size']),
-    dict(type='PackPoseInputs')
-]
-train_dataloader = dict(
-    batch_size=16, num_workers=1, persistent_workers=True,
-    dataset=dict(_delete_=True, type=dataset_type, data_root=data_root, data_mode='topdown',
-                 metainfo={{_base_.dataset_info}}, ann_file='annotations/train.json',
-                 data_prefix=dict(img='images/train/'), pipeline=train_pipeline))
-val_dataloader = dict(
-    batch_size=16, num_workers=1, persistent_workers=True,
-    dataset=dict(_delete_=True, type=dataset_type, data_root=data_root, data_mode='topdown',
-                 metainfo={{_base_.dataset_info}}, ann_file='annotations/val.json',
-                 data_prefix=dict(img='images/val/'), test_mode=True, pipeline=val_pipeline))
-test_dataloader = val_dataloader
-val_evaluator = [
-    dict(type='CocoMetric', ann_file=data_root + 'annotations/val.json'),
-    dict(type='PCKAccuracy', thr=0.1, norm_item='bbox'),
-]
+# ---- data: built-in shapes (tools/data/make_shapes.py; configs/_base_/datasets/shapes_pose.py) ----
+data_root = {{_base_.shapes_pose_root}}
+codec = {{_base_.shapes_pose_codec}}
+train_dataloader = {{_base_.shapes_pose_train_dataloader}}
+val_dataloader = {{_base_.shapes_pose_val_dataloader}}
+test_dataloader = {{_base_.shapes_pose_test_dataloader}}
+val_evaluator = {{_base_.shapes_pose_evaluator}}
 test_evaluator = val_evaluator
 
 # ---- sizes: 96x96 inputs, 7 keypoints, a narrower deconvolution head ----

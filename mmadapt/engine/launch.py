@@ -176,3 +176,13 @@ def shutdown_distributed(completed: bool = True) -> None:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(0)
+
+
+def run_tool(main) -> None:
+    """Run a tool's ``main()`` and end a distributed run cleanly (:func:`shutdown_distributed`)."""
+    try:
+        main()
+    except BaseException:
+        shutdown_distributed(completed=False)
+        raise
+    shutdown_distributed()

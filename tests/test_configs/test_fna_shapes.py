@@ -7,9 +7,7 @@ import subprocess
 import pytest
 import torch
 
-from mmadapt.utils import data_root_options
-
-from ..conftest import ROOT, python, tool
+from ..conftest import ROOT, data_options, python, tool
 
 CASES = {
     # config -> (shapes set, extra options)
@@ -33,14 +31,11 @@ def random_seed(tmp_path_factory):
 def test_shapes_variant_runs_the_pipeline(name, shapes_root, random_seed, tmp_path):
     task, extra = CASES[name]
     data = shapes_root / task
-    opts = {**data_root_options(data), 'fna.seed.checkpoint': str(random_seed), 'train_cfg.max_epochs': 1,
+    opts = {**data_options(data, name), 'fna.seed.checkpoint': str(random_seed), 'train_cfg.max_epochs': 1,
             'train_cfg.warmup_epochs': 0, 'train_cfg.val_interval': 1, 'train_dataloader.batch_size': 4}
     if task != 'seg':  # the segmentation schedules count iterations
         opts.update({'fna.param.train_cfg.max_epochs': 1, 'fna.param.train_cfg.val_interval': 1})
     opts.update(extra)
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        opts[f'{loader}.num_workers'] = 0
-        opts[f'{loader}.persistent_workers'] = False
     if task != 'seg':
         ann = data / 'annotations' / 'val.json'
         opts['val_evaluator.0.ann_file' if task == 'pose' else 'val_evaluator.ann_file'] = str(ann)

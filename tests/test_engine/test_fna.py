@@ -10,9 +10,7 @@ import torch
 
 from mmadapt.arch import load_spec, spec_from_dict
 from mmadapt.cost import spec_cost
-from mmadapt.utils import data_root_options
-
-from ..conftest import ROOT, python, tool
+from ..conftest import ROOT, data_options, python, tool
 
 SPACE = dict(
     name='tiny_space', family='mbv2', stem=dict(out_channels=8, kernel=3, stride=2),
@@ -58,11 +56,8 @@ def fna_config(tmp_path_factory):
 
 
 def _options(shapes_root, **extra):
-    opts = {**data_root_options(shapes_root / 'cls'), 'train_dataloader.batch_size': 8,
-            'log_level': 'INFO', 'default_hooks.logger.interval': 1}
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        opts[f'{loader}.num_workers'] = 0
-        opts[f'{loader}.persistent_workers'] = False
+    # INFO: the tests read the search's log lines
+    opts = {**data_options(shapes_root / 'cls', 'fna'), 'train_dataloader.batch_size': 8, 'log_level': 'INFO'}
     opts.update(extra)
     return ['--cfg-options'] + [f'{k}={v}' for k, v in opts.items()]
 

@@ -5,11 +5,9 @@ import os.path as osp
 import subprocess
 
 import torch
-import torch.nn as nn
 
-from mmadapt.utils import data_root_options
-
-from ..conftest import ROOT, python, tool
+from ..conftest import ROOT, data_options, python, tool
+from ..test_remap.test_network import randomise_bn
 
 FCOS = osp.join(ROOT, 'projects/custom_seed/configs/fcos_toynet_fna_shapes.py')
 SPEC = osp.join(ROOT, 'projects/custom_seed/specs/toynet.yaml')
@@ -18,13 +16,7 @@ SPEC = osp.join(ROOT, 'projects/custom_seed/specs/toynet.yaml')
 def _toynet():
     from projects.custom_seed.toynet import ToyNet
     torch.manual_seed(0)
-    net = ToyNet()
-    gen = torch.Generator().manual_seed(1)
-    for m in net.modules():
-        if isinstance(m, nn.BatchNorm2d):
-            m.running_mean.copy_(torch.randn(m.num_features, generator=gen) * 0.2)
-            m.running_var.copy_(torch.rand(m.num_features, generator=gen) + 0.5)
-    return net.eval()
+    return randomise_bn(ToyNet(), seed=1)
 
 
 def test_adapter_renames_toynet_exactly(in_root):
@@ -47,13 +39,10 @@ def test_fcos_pipeline_with_the_custom_seed(shapes_root, tmp_path, in_root):
     net = _toynet()
     seed = tmp_path / 'toynet_seed.pth'
     torch.save({'state_dict': {f'backbone.{k}': v for k, v in net.state_dict().items()}}, seed)
-    opts = {**data_root_options(shapes_root / 'det'), 'fna.seed.checkpoint': str(seed),
-            'train_cfg.max_epochs': 2, 'train_cfg.warmup_epochs': 1, 'train_cfg.val_interval': 2,
-            'fna.param.train_cfg.max_epochs': 1, 'fna.param.train_cfg.val_interval': 1,
+    opts = {**data_options(shapes_root / 'det', 'fcos_toynet'), 'log_level': 'INFO',  # the test reads the log
+            'fna.seed.checkpoint': str(seed), 'train_cfg.max_epochs': 2, 'train_cfg.warmup_epochs': 1,
+            'train_cfg.val_interval': 2, 'fna.param.train_cfg.max_epochs': 1, 'fna.param.train_cfg.val_interval': 1,
             'model.test_cfg.score_thr': 0.0}
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        opts[f'{loader}.num_workers'] = 0
-        opts[f'{loader}.persistent_workers'] = False
     ann = shapes_root / 'det' / 'annotations' / 'val.json'
     opts['val_evaluator.ann_file'] = str(ann)
     opts['test_evaluator.ann_file'] = str(ann)
