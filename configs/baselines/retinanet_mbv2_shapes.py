@@ -3,40 +3,18 @@
 # Generate the data first:
 #   python tools/data/make_shapes.py --task det --out data/shapes_det --num-train 800 \
 #       --num-val 100 --size 128 --seed 0
-_base_ = 'mmdet::retinanet/retinanet_r50_fpn_1x_coco.py'
+_base_ = ['mmdet::retinanet/retinanet_r50_fpn_1x_coco.py', '../_base_/datasets/shapes_det.py']
 custom_imports = dict(imports=['mmadapt'], allow_failed_imports=False)
 
-# ---- data: built-in shapes (tools/data/make_shapes.py) ----
-shapes = dict(task='det', num_train=800, num_val=100, size=128, seed=0)
-data_root = 'data/shapes_det/'
-metainfo = dict(classes=('circle', 'square', 'triangle', 'star'),
-                palette=[(220, 20, 60), (0, 128, 255), (255, 200, 0), (60, 180, 75)])
-image_size = (128, 128)
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations', with_bbox=True),
-    dict(type='Resize', scale=image_size, keep_ratio=True),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PackDetInputs')
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=image_size, keep_ratio=True),
-    dict(type='LoadAnnotations', with_bbox=True),
-    dict(type='PackDetInputs',
-         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor'))
-]
-train_dataloader = dict(
-    batch_size=8, num_workers=1, persistent_workers=True,
-    dataset=dict(data_root=data_root, metainfo=metainfo, ann_file='annotations/train.json',
-                 data_prefix=dict(img='images/train/'), filter_cfg=dict(filter_empty_gt=True),
-                 pipeline=train_pipeline))
-val_dataloader = dict(
-    batch_size=8, num_workers=1, persistent_workers=True,
-    dataset=dict(data_root=data_root, metainfo=metainfo, ann_file='annotations/val.json',
-                 data_prefix=dict(img='images/val/'), pipeline=test_pipeline))
-test_dataloader = val_dataloader
-val_evaluator = dict(ann_file=data_root + 'annotations/val.json', metric='bbox')
+# ---- data: built-in shapes (tools/data/make_shapes.py; configs/_base_/datasets/shapes_det.py) ----
+data_root = {{_base_.shapes_det_root}}
+image_size = {{_base_.shapes_det_size}}
+train_pipeline = {{_base_.shapes_det_train_pipeline}}
+test_pipeline = {{_base_.shapes_det_test_pipeline}}
+train_dataloader = {{_base_.shapes_det_train_dataloader}}
+val_dataloader = {{_base_.shapes_det_val_dataloader}}
+test_dataloader = {{_base_.shapes_det_test_dataloader}}
+val_evaluator = {{_base_.shapes_det_evaluator}}
 test_evaluator = val_evaluator
 
 # ---- model: MobileNetV2 (stages 3, 5, 7: strides 8, 16, 32) + FPN + a narrower RetinaNet head ----

@@ -1,34 +1,29 @@
-# FNA++ on the built-in shapes detection data: RetinaNet with a MobileNetV2 seed (CPU-sized).
-# Inherits the RetinaNet-MobileNetV2 baseline and changes only the backbone (the Table 1 `det`
-# super-net, remapped from the seed) and the loop (architecture adaptation); `fna` describes the
-# rest of the pipeline. Run:
+# FNA++ for RetinaNet-MobileNetV2 on the built-in shapes detection data (CPU-sized): the demo's config
+# (tools/demo.py). Inherits the paper config ./retinanet_mbv2.py (search space, loop, lambda,
+# remapping, the `fna` pipeline) and changes only the data, the sizes and the schedule. Run:
 #   python tools/train.py configs/fna/retinanet_mbv2_shapes.py \
 #       --cfg-options fna.seed.checkpoint=work_dirs/demo/seed_cls/epoch_12.pth
-_base_ = '../baselines/retinanet_mbv2_shapes.py'
+_base_ = ['./retinanet_mbv2.py', '../_base_/datasets/shapes_det.py', '../_base_/schedules/shapes_fna_retinanet.py']
 
-image_size = (128, 128)
-model = dict(
-    backbone=dict(
-        _delete_=True, type='mmadapt.SuperMobileNetV2', spec='fna_mbv2_det', out_indices=(2, 4, 6),
-        input_size=image_size, norm_cfg=dict(type='BN', requires_grad=True), norm_eval=False))
+# ---- data: built-in shapes (tools/data/make_shapes.py; configs/_base_/datasets/shapes_det.py) ----
+data_root = {{_base_.shapes_det_root}}
+train_pipeline = {{_base_.shapes_det_train_pipeline}}
+test_pipeline = {{_base_.shapes_det_test_pipeline}}
+search_pipeline = train_pipeline
+train_dataloader = {{_base_.shapes_det_train_dataloader}}
+val_dataloader = {{_base_.shapes_det_val_dataloader}}
+test_dataloader = {{_base_.shapes_det_test_dataloader}}
+val_evaluator = {{_base_.shapes_det_evaluator}}
+test_evaluator = val_evaluator
 
-# ---- architecture adaptation (Sec. 3.2.2): warm-up, then alternating weight / architecture steps ----
-train_cfg = dict(
-    _delete_=True, type='mmadapt.ArchAdaptLoop', max_epochs=6, warmup_epochs=2, val_interval=6,
-    lam=0.05,  # a light pull towards fewer MAdds (the paper's value is deferred to FNA [31])
-    arch_ratio=0.5,  # the paper splits COCO half / half
-    weight_steps=1,
-    arch_optim=dict(type='Adam', lr=3e-3, betas=(0.5, 0.999), weight_decay=0.0),
-    cost_input_size=image_size)
-find_unused_parameters = True  # one path per weight step: the other candidates get no gradient
-
-fna = dict(
-    seed=dict(checkpoint=None, spec='mobilenet_v2'),
-    cost_input_size=image_size,
-    search=dict(type='diff'),
-    arch=dict(init='remap'),
-    param=dict(
-        init='super',
-        # parameter adaptation: the baseline's 12-epoch schedule
-        train_cfg=dict(type='EpochBasedTrainLoop', max_epochs=12, val_interval=12)),
-    seed_baseline=False)
+# ---- sizes and schedule: configs/_base_/schedules/shapes_fna_retinanet.py ----
+search_size = {{_base_.shapes_fna_det_size}}
+model = {{_base_.shapes_fna_det_model}}
+train_cfg = {{_base_.shapes_fna_det_search}}
+param_scheduler = {{_base_.shapes_fna_det_search_schedule}}
+optim_wrapper = {{_base_.shapes_fna_det_optim_wrapper}}
+auto_scale_lr = {{_base_.shapes_fna_det_auto_scale_lr}}
+default_hooks = {{_base_.shapes_fna_det_default_hooks}}
+env_cfg = dict(cudnn_benchmark=False)
+randomness = dict(seed=0)  # reproducible runs on the built-in data
+fna = {{_base_.shapes_fna_det_fna}}

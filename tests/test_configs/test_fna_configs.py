@@ -57,6 +57,68 @@ def test_fna_and_project_configs_build(path, in_root):
                                        'ToyNet')
 
 
+def _leaf_datasets(dataset):
+    from mmadapt.utils.data_check import _iter_datasets
+    return list(_iter_datasets(dataset))
+
+
+@pytest.mark.parametrize('path', FNA_CONFIGS + PROJECT_CONFIGS + IMAGENET_CONFIGS, ids=lambda p: osp.basename(p))
+def test_config_pipelines_and_shapes_datasets_build(path, in_root, shapes_root):
+    """Every data pipeline of every config builds; a config on the built-in data loads a sample of each
+    split from generated files through its own pipeline."""
+    from mmengine.dataset import Compose
+    from mmengine.registry import DATASETS, init_default_scope
+    cfg = Config.fromfile(path)
+    init_default_scope(cfg.get('default_scope', 'mmadapt'))
+    for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        leaves = _leaf_datasets(cfg[name].dataset)
+        assert leaves, f'{name} has no dataset'
+        for ds in leaves:
+            assert len(Compose(ds.pipeline).transforms) == len(ds.pipeline)
+        if 'shapes' not in cfg:  # the paper's data sets (COCO, Cityscapes, MPII, ImageNet) are not here
+            continue
+        for ds in leaves:
+            ds.data_root = str(shapes_root / cfg.shapes.task) + '/'
+        dataset = DATASETS.build(cfg[name].dataset)
+        sample = dataset[0]
+        assert 'inputs' in sample and 'data_samples' in sample
+        inputs = sample['inputs']
+        assert inputs.shape[0] == 3 and 0 < min(inputs.shape[-2:]) and max(inputs.shape[-2:]) <= 192, inputs.shape
+
+
+def test_shapes_variants_inherit_their_paper_config():
+    """Each paper config has a shapes variant whose first base is that config and which keeps its
+    method settings (search space, loop, lambda, split, remapping, parameter init, BN recalibration)."""
+    import ast
+
+    from mmadapt.engine.fna import fna_settings
+    paper = [p for p in FNA_CONFIGS if not p.endswith(('_seed.py', '_shapes.py'))]
+    assert len(paper) == 11
+    for path in paper:
+        shapes = path[:-3] + '_shapes.py'
+        assert osp.isfile(shapes), f'{osp.basename(path)} has no shapes variant'
+        tree = ast.parse(open(shapes, encoding='utf-8').read())
+        base = next(ast.literal_eval(n.value) for n in tree.body
+                     if isinstance(n, ast.Assign) and n.targets[0].id == '_base_')
+        base = base if isinstance(base, str) else base[0]
+        assert base == './' + osp.basename(path), (shapes, base)
+        real, small = Config.fromfile(path), Config.fromfile(shapes)
+        for key in ('type', 'spec', 'out_indices'):
+            assert real.model.backbone[key] == small.model.backbone[key], (shapes, key)
+        for key in ('type', 'lam', 'arch_ratio', 'weight_steps'):
+            assert real.train_cfg.get(key) == small.train_cfg.get(key), (shapes, key)
+        assert real.train_cfg.arch_optim.type == small.train_cfg.arch_optim.type
+        real.fna.seed.checkpoint = small.fna.seed.checkpoint = 'seed.pth'
+        real_fna, small_fna = fna_settings(real), fna_settings(small)
+        for key in ('seed', 'search', 'arch', 'seed_baseline'):
+            assert real_fna[key] == small_fna[key], (shapes, key)
+        for key in ('init', 'bn_recalib'):
+            assert real_fna['param'][key] == small_fna['param'][key], (shapes, key)
+        assert real.model.get('type') == small.model.get('type')
+        head = 'bbox_head' if 'bbox_head' in real.model else 'decode_head' if 'decode_head' in real.model else 'head'
+        assert real.model[head].type == small.model[head].type
+
+
 @pytest.mark.parametrize('name', sorted(PAPER))
 def test_seed_models_match_the_paper(name, in_root):
     from mmadapt.cost.config_cost import count_config
