@@ -2,7 +2,7 @@
 # Inherits the paper config ./deeplabv3plus_mbv2.py and changes only the data, the sizes and the
 # schedule. Run:
 #   python tools/train.py configs/fna/deeplabv3plus_mbv2_shapes.py --cfg-options fna.seed.checkpoint=SEED
-_base_ = ['./deeplabv3plus_mbv2.py', '../_base_/datasets/shapes_seg.py', '../_base_/schedules/shapes_fna_seg.py']
+_base_ = ['./deeplabv3plus_mbv2.py', '../_base_/shapes_fna_seg.py']
 
 # ---- data: built-in shapes (tools/data/make_shapes.py; configs/_base_/datasets/shapes_seg.py) ----
 data_root = {{_base_.shapes_seg_root}}
@@ -21,7 +21,7 @@ model = dict(
     backbone=dict(input_size=search_size, norm_cfg=norm_cfg),
     decode_head=dict(channels=64, c1_channels=16, dilations=(1, 2, 3, 4), num_classes=5, norm_cfg=norm_cfg))
 
-# ---- schedule: configs/_base_/schedules/shapes_fna_seg.py ----
+# ---- schedule: confi../_base_/shapes_fna_seg.py ----
 train_cfg = {{_base_.shapes_fna_seg_search}}
 param_scheduler = {{_base_.shapes_fna_seg_search_schedule}}
 optim_wrapper = {{_base_.shapes_fna_seg_optim_wrapper}}

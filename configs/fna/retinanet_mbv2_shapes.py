@@ -3,7 +3,7 @@
 # remapping, the `fna` pipeline) and changes only the data, the sizes and the schedule. Run:
 #   python tools/train.py configs/fna/retinanet_mbv2_shapes.py \
 #       --cfg-options fna.seed.checkpoint=work_dirs/demo/seed_cls/epoch_12.pth
-_base_ = ['./retinanet_mbv2.py', '../_base_/datasets/shapes_det.py', '../_base_/schedules/shapes_fna_retinanet.py']
+_base_ = ['./retinanet_mbv2.py', '../_base_/shapes_fna_retinanet.py']
 
 # ---- data: built-in shapes (tools/data/make_shapes.py; configs/_base_/datasets/shapes_det.py) ----
 data_root = {{_base_.shapes_det_root}}
@@ -16,7 +16,7 @@ test_dataloader = {{_base_.shapes_det_test_dataloader}}
 val_evaluator = {{_base_.shapes_det_evaluator}}
 test_evaluator = val_evaluator
 
-# ---- sizes and schedule: configs/_base_/schedules/shapes_fna_retinanet.py ----
+# ---- sizes and schedule: confi../_base_/shapes_fna_retinanet.py ----
 search_size = {{_base_.shapes_fna_det_size}}
 model = {{_base_.shapes_fna_det_model}}
 train_cfg = {{_base_.shapes_fna_det_search}}

@@ -2,7 +2,7 @@
 # Inherits the paper config ./retinanet_r18.py and changes only the data, the sizes and the schedule
 # (search space fna_resnet18). Run:
 #   python tools/train.py configs/fna/retinanet_r18_shapes.py --cfg-options fna.seed.checkpoint=SEED
-_base_ = ['./retinanet_r18.py', '../_base_/datasets/shapes_det.py', '../_base_/schedules/shapes_fna_retinanet.py']
+_base_ = ['./retinanet_r18.py', '../_base_/shapes_fna_retinanet.py']
 
 # ---- data: built-in shapes (tools/data/make_shapes.py; configs/_base_/datasets/shapes_det.py) ----
 data_root = {{_base_.shapes_det_root}}
@@ -15,7 +15,7 @@ test_dataloader = {{_base_.shapes_det_test_dataloader}}
 val_evaluator = {{_base_.shapes_det_evaluator}}
 test_evaluator = val_evaluator
 
-# ---- sizes and schedule: configs/_base_/schedules/shapes_fna_retinanet.py ----
+# ---- sizes and schedule: confi../_base_/shapes_fna_retinanet.py ----
 search_size = {{_base_.shapes_fna_det_size}}
 model = {{_base_.shapes_fna_det_model}}
 train_cfg = {{_base_.shapes_fna_det_search}}

@@ -14,15 +14,15 @@ class DataNotFoundError(FileNotFoundError):
     """A file or folder that a config reads does not exist."""
 
 
-def _iter_datasets(dataset) -> Iterator[dict]:
+def iter_datasets(dataset) -> Iterator[dict]:
     """Leaf dataset configs, looking through wrappers (RepeatDataset, ConcatDataset, ...)."""
     if not isinstance(dataset, dict):
         return
     if isinstance(dataset.get('dataset'), dict):
-        yield from _iter_datasets(dataset['dataset'])
+        yield from iter_datasets(dataset['dataset'])
     elif isinstance(dataset.get('datasets'), (list, tuple)):
         for d in dataset['datasets']:
-            yield from _iter_datasets(d)
+            yield from iter_datasets(d)
     else:
         yield dataset
 
@@ -52,7 +52,7 @@ def required_paths(cfg: Config) -> List[Tuple[str, str]]:
         loader = cfg.get(name)
         if not isinstance(loader, dict):
             continue
-        for ds in _iter_datasets(loader.get('dataset')):
+        for ds in iter_datasets(loader.get('dataset')):
             root = ds.get('data_root')
             if root and '://' not in str(root):
                 paths.append((name, root))

@@ -57,21 +57,18 @@ def test_fna_and_project_configs_build(path, in_root):
                                        'ToyNet')
 
 
-def _leaf_datasets(dataset):
-    from mmadapt.utils.data_check import _iter_datasets
-    return list(_iter_datasets(dataset))
-
-
 @pytest.mark.parametrize('path', FNA_CONFIGS + PROJECT_CONFIGS + IMAGENET_CONFIGS, ids=lambda p: osp.basename(p))
 def test_config_pipelines_and_shapes_datasets_build(path, in_root, shapes_root):
     """Every data pipeline of every config builds; a config on the built-in data loads a sample of each
     split from generated files through its own pipeline."""
     from mmengine.dataset import Compose
     from mmengine.registry import DATASETS, init_default_scope
+
+    from mmadapt.utils import iter_datasets
     cfg = Config.fromfile(path)
     init_default_scope(cfg.get('default_scope', 'mmadapt'))
     for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        leaves = _leaf_datasets(cfg[name].dataset)
+        leaves = list(iter_datasets(cfg[name].dataset))
         assert leaves, f'{name} has no dataset'
         for ds in leaves:
             assert len(Compose(ds.pipeline).transforms) == len(ds.pipeline)

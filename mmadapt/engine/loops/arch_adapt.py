@@ -258,7 +258,7 @@ class ArchAdaptLoop(EpochBasedTrainLoop):
         path = osp.join(work_dir, name)
         dump_spec(derived, path)
         dump_spec(derived, osp.join(work_dir, 'derived.yaml'))
-        madds = self.backbone.cost(self.cost_input_size).path_madds(self.backbone.argmax_path())
+        madds = self.backbone.path_madds(self.backbone.argmax_path(), self.cost_input_size)
         print_log(f'derived architecture after epoch {self._epoch} ({madds / 1e6:.1f}M backbone MAdds at '
                   f'{self.cost_input_size[0]}x{self.cost_input_size[1]}): {derived.describe()}', logger='current')
         return path

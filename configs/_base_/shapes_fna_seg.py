@@ -1,9 +1,10 @@
-# The CPU-sized schedule that the shapes variants of the FNA DeepLab configs put over their paper
-# config (configs/fna/deeplabv3*_shapes.py): plain BN, a 6-epoch search (2 warm-up) and 400
-# iterations of parameter adaptation. Names carry a `shapes_fna_seg_` prefix so that this file can
-# sit beside the paper config in `_base_`; a config takes them over, e.g.
-# `train_cfg = {{_base_.shapes_fna_seg_search}}`.
-shapes_fna_seg_size = (128, 128)  # (H, W): the crop of configs/_base_/datasets/shapes_seg.py
+# What the shapes variants of the FNA DeepLab configs (configs/fna/deeplabv3*_shapes.py) put over
+# their paper config: the built-in data (./datasets/shapes_seg.py, inherited here), plain BN and a
+# short schedule (a 6-epoch search with 2 of warm-up, 400 iterations of parameter adaptation). Names
+# carry a prefix so that this file can sit beside the paper config in `_base_`; a config takes them
+# over, e.g. `train_cfg = {{_base_.shapes_fna_seg_search}}`.
+_base_ = ['./datasets/shapes_seg.py']
+shapes_fna_seg_size = {{_base_.shapes_seg_crop_size}}  # (H, W)
 shapes_fna_seg_norm_cfg = dict(type='BN', requires_grad=True)  # one CPU process: no SyncBN
 shapes_fna_seg_search = dict(max_epochs=6, warmup_epochs=2, val_interval=6, cost_input_size=shapes_fna_seg_size)
 shapes_fna_seg_search_schedule = [dict(type='PolyLR', eta_min=1e-4, power=0.9, begin=0, end=6, by_epoch=True)]

@@ -1,9 +1,11 @@
-# The CPU-sized sizes and schedule that the shapes variants of the FNA RetinaNet configs put over
-# their paper config (configs/fna/retinanet_*_shapes.py): a 64-channel FPN and a 2-conv head for
-# 128 px images of 4 classes; a 6-epoch search (2 warm-up) and a 12-epoch parameter adaptation.
-# Names carry a `shapes_fna_det_` prefix so that this file can sit beside the paper config in
-# `_base_`; a config takes them over, e.g. `train_cfg = {{_base_.shapes_fna_det_search}}`.
-shapes_fna_det_size = (128, 128)  # (H, W), as configs/_base_/datasets/shapes_det.py
+# What the shapes variants of the FNA RetinaNet configs (configs/fna/retinanet_*_shapes.py) put over
+# their paper config: the built-in data (./datasets/shapes_det.py, inherited here), CPU sizes (a
+# 64-channel FPN and a 2-conv head for 128 px images of 4 classes) and a short schedule (a 6-epoch
+# search with 2 of warm-up, 12 epochs of parameter adaptation). Names carry a prefix so that this
+# file can sit beside the paper config in `_base_`; a config takes them over, e.g.
+# `train_cfg = {{_base_.shapes_fna_det_search}}`.
+_base_ = ['./datasets/shapes_det.py']
+shapes_fna_det_size = {{_base_.shapes_det_size}}  # (H, W)
 shapes_fna_det_model = dict(
     backbone=dict(input_size=shapes_fna_det_size),
     neck=dict(out_channels=64),
