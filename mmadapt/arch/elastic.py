@@ -1,0 +1,265 @@
+"""Sub-networks of an elastic (weight-sharing) network, as specs: validation and sampling.
+
+An elastic network is built from a *max spec* (its largest network). A *sub-network* is any derived
+spec of the same family whose every part fits inside the max spec, layer by layer:
+
+* width: stem, hidden (``_h``), output (``_c`` or the stage's ``out_channels``) and head widths no
+  larger than the max spec's; the sub-network runs the *leading* channels of every weight;
+* depth: a stage keeps its leading layers (``len(blocks)`` no larger than the max stage); a
+  residual layer whose body is removed is written ``_h0`` (``skip`` is accepted and rewritten so);
+* kernel: no larger than the max kernel (the centre crop of it is run).
+
+:func:`resolve_subnet` checks a sub-network against its max spec and returns it in canonical form;
+:class:`ElasticSpace` draws sub-networks (max, min, uniformly random) from allowed widths, depths and
+kernels, with a generator so that every DDP rank draws the same one. Nothing here knows modules.
+"""
+import math
+from typing import Dict, List, Optional, Sequence, Union
+
+import torch
+
+from .spec import ArchSpec, Block, LayerInfo, SpecError, load_spec, spec_from_dict
+
+
+def _where(spec: ArchSpec, stage: Optional[int] = None, layer: Optional[int] = None) -> str:
+    text = f'sub-network {spec.name!r}'
+    if stage is not None:
+        text += f': stage {stage}'
+    if layer is not None:
+        text += f' layer {layer}'
+    return text
+
+
+def _has_expand(block: Block) -> bool:
+    return block.hidden is not None or block.expansion != 1
+
+
+def _removed_token(max_block: Block, in_channels: int) -> str:
+    """The canonical token of a removed (bypassed) layer: the max block with hidden width 0."""
+    return Block(max_block.kind, kernel=max_block.kernel, expansion=max_block.expansion,
+                 groups=max_block.groups, hidden=0, out=in_channels).token
+
+
+def resolve_subnet(max_spec: Union[str, Dict, ArchSpec], subnet: Union[str, Dict, ArchSpec],
+                   num_stages: Optional[int] = None, with_head: bool = True) -> ArchSpec:
+    """Check that ``subnet`` runs inside the elastic network of ``max_spec``; return it canonical.
+
+    Args:
+        max_spec: the elastic network's max spec.
+        subnet: a derived spec (name, file, dict or spec).
+        num_stages: stages the network builds (an elastic backbone with ``out_indices`` builds the
+            leading stages only); default all.
+        with_head: whether the network builds the head conv.
+    Returns:
+        The sub-network spec, ``skip`` layers rewritten as ``_h0`` layers of the max block.
+    Raises:
+        SpecError: naming the stage and layer (wider than the max, a larger kernel, a depthwise width
+            that does not match its input, a stage with no layer, a missing projection shortcut...).
+    """
+    max_spec, sub = load_spec(max_spec), load_spec(subnet)
+    where = _where(sub)
+    if not max_spec.is_derived:
+        raise SpecError(f'max spec {max_spec.name!r} has searchable layers; an elastic network is built '
+                        'from a derived spec (its largest network)')
+    if not sub.is_derived:
+        raise SpecError(f'{where}: has layers with several candidates; a sub-network is a derived spec')
+    for field in ('family', 'block_type', 'act', 'in_channels'):
+        if getattr(sub, field) != getattr(max_spec, field):
+            raise SpecError(f'{where}: {field} is {getattr(sub, field)!r}, the elastic network\'s max spec '
+                            f'{max_spec.name!r} has {getattr(max_spec, field)!r}')
+    n = len(max_spec.stages) if num_stages is None else num_stages
+    if len(sub.stages) != len(max_spec.stages):
+        raise SpecError(f'{where}: has {len(sub.stages)} stages, the max spec {len(max_spec.stages)}')
+    for key in ('kernel', 'stride', 'pool'):
+        if sub.stem.get(key) != max_spec.stem.get(key):
+            raise SpecError(f'{where}: stem {key} is {sub.stem.get(key)!r}, the max spec has '
+                            f'{max_spec.stem.get(key)!r} (only the stem width is elastic)')
+    if sub.stem['out_channels'] > max_spec.stem['out_channels']:
+        raise SpecError(f"{where}: stem width {sub.stem['out_channels']} is wider than the max "
+                        f"{max_spec.stem['out_channels']}")
+    d = sub.to_dict()
+    max_layers = {(i.stage, i.layer): i for i in max_spec.layers()}
+    changed = False
+    for s, (stage, max_stage) in enumerate(zip(sub.stages, max_spec.stages)):
+        if s >= n:
+            continue
+        if (stage.stride, stage.dilation) != (max_stage.stride, max_stage.dilation):
+            raise SpecError(f'{_where(sub, s)}: stride / dilation {stage.stride} / {stage.dilation} differ '
+                            f'from the max spec ({max_stage.stride} / {max_stage.dilation})')
+        if stage.depth > max_stage.depth:
+            raise SpecError(f'{_where(sub, s)}: {stage.depth} layers, the max stage has {max_stage.depth} '
+                            '(a sub-network keeps the leading layers of each stage)')
+    for info in sub.layers():
+        if info.stage >= n:
+            continue
+        mi: LayerInfo = max_layers[(info.stage, info.layer)]
+        block, mb = info.candidates[0], mi.candidates[0]
+        lw = _where(sub, info.stage, info.layer)
+        if mb.is_skip:
+            raise SpecError(f'{lw}: the max spec has a skip here; an elastic max spec has a block in every layer')
+        if block.is_skip:
+            if not info.has_shortcut():
+                raise SpecError(f"{lw}: 'skip' needs a shortcut (stride 1, not the first layer of a stage)")
+            d['stages'][info.stage]['blocks'][info.layer] = _removed_token(mb, info.in_channels)
+            changed = True
+            continue
+        if block.kind != mb.kind:
+            raise SpecError(f'{lw}: {block.token!r} is a {block.kind} block, the max spec has {mb.token!r}')
+        if block.kernel > mb.kernel:
+            raise SpecError(f'{lw}: kernel {block.kernel} is larger than the max kernel {mb.kernel} '
+                            f'({mb.token!r})')
+        if block.kind == 'resblock' and block.groups != mb.groups:
+            raise SpecError(f'{lw}: {block.groups} groups, the max spec has {mb.groups} (groups are not elastic)')
+        if info.out_channels > mi.out_channels:
+            raise SpecError(f'{lw}: output width {info.out_channels} is wider than the max {mi.out_channels}')
+        hidden = info.hidden(block, sub.block_type)
+        max_hidden = mi.hidden(mb, max_spec.block_type)
+        if hidden > max_hidden:
+            raise SpecError(f'{lw}: hidden width {hidden} is wider than the max {max_hidden} ({mb.token!r})')
+        if hidden > 0 and block.kind == 'mbconv' and _has_expand(block) != _has_expand(mb):
+            if _has_expand(mb):
+                raise SpecError(f'{lw}: {block.token!r} has no expansion conv but the max block {mb.token!r} '
+                                f'has one; write the hidden width explicitly, e.g. '
+                                f"'k{block.kernel}e{mb.expansion}_h{hidden}'")
+            raise SpecError(f'{lw}: depthwise width {hidden} does not match its input {info.in_channels}; '
+                            f'the max block {mb.token!r} has no expansion conv, so its depthwise conv is as '
+                            'wide as its input')
+        if block.kind == 'resblock' and not info.has_shortcut() and mi.has_shortcut():
+            raise SpecError(f'{lw}: needs a projection shortcut ({info.in_channels} -> {info.out_channels} '
+                            'channels) that the max network does not have; keep the input and output widths '
+                            'of this layer equal')
+    if with_head and max_spec.head is not None and sub.head is not None and n == len(max_spec.stages):
+        if sub.head['out_channels'] > max_spec.head['out_channels']:
+            raise SpecError(f"{where}: head width {sub.head['out_channels']} is wider than the max "
+                            f"{max_spec.head['out_channels']}")
+    if (sub.head is None) != (max_spec.head is None):
+        raise SpecError(f'{where}: ' + ('has no head conv but the max spec has one' if sub.head is None
+                                        else 'has a head conv but the max spec has none'))
+    return spec_from_dict(d) if changed else sub
+
+
+def _round_width(width: float, divisor: int, minimum: int) -> int:
+    return max(minimum, int(math.floor(width / divisor + 0.5)) * divisor)
+
+
+class ElasticSpace:
+    """The sub-networks a method searches or trains: allowed widths, depths and kernels.
+
+    Args:
+        max_spec: the elastic network's max spec.
+        width_ratios: allowed fractions of every elastic width (stem, hidden, output, head), e.g.
+            ``(0.25, 0.5, 0.75, 1.0)``; a width is ``round(ratio * max / divisor) * divisor``.
+        per: ``'layer'`` (every hidden and output width drawn on its own: DNA, NetAdaptV2) or
+            ``'stage'`` (one ratio per stage for all its widths: DS-Net).
+        depths: allowed numbers of leading layers kept per stage: ``None`` (full depth), an int
+            ``m`` (from ``min(m, max depth)`` to the max depth), or one list of ints per stage.
+        kernels: allowed kernels of the searchable conv (each no larger than the layer's max
+            kernel), or ``None`` (max kernels only).
+        divisor: widths are multiples of it (at least ``divisor``; 1 for exact ratios).
+        elastic_stem / elastic_head: whether the stem / head widths are elastic.
+    """
+
+    def __init__(self, max_spec, width_ratios: Sequence[float] = (1.0, ), per: str = 'layer',
+                 depths=None, kernels: Optional[Sequence[int]] = None, divisor: int = 8,
+                 elastic_stem: bool = False, elastic_head: bool = False):
+        self.max_spec = load_spec(max_spec)
+        if per not in ('layer', 'stage'):
+            raise ValueError(f"per must be 'layer' or 'stage', got {per!r}")
+        ratios = sorted(set(float(r) for r in width_ratios))
+        if not ratios or ratios[0] <= 0 or ratios[-1] > 1:
+            raise ValueError(f'width_ratios must be in (0, 1], got {list(width_ratios)}')
+        if not isinstance(divisor, int) or divisor < 1:
+            raise ValueError(f'divisor must be a positive integer, got {divisor!r}')
+        self.width_ratios, self.per, self.divisor = ratios, per, divisor
+        self.elastic_stem, self.elastic_head = elastic_stem, elastic_head
+        self.kernels = None if kernels is None else sorted(set(int(k) for k in kernels))
+        max_depths = [st.depth for st in self.max_spec.stages]
+        if depths is None:
+            self.depths = [[m] for m in max_depths]
+        elif isinstance(depths, int):
+            self.depths = [list(range(min(depths, m), m + 1)) for m in max_depths]
+        else:
+            if len(depths) != len(max_depths):
+                raise ValueError(f'depths has {len(depths)} entries, the max spec {len(max_depths)} stages')
+            self.depths = []
+            for s, (allowed, m) in enumerate(zip(depths, max_depths)):
+                allowed = sorted(set(int(a) for a in allowed))
+                if not allowed or allowed[0] < 1 or allowed[-1] > m:
+                    raise ValueError(f'depths of stage {s} must be in 1..{m}, got {allowed}')
+                self.depths.append(allowed)
+
+    def width(self, max_width: int, ratio: float) -> int:
+        """The width of a ratio of ``max_width`` (never above ``max_width``)."""
+        return min(max_width, _round_width(ratio * max_width, self.divisor, min(self.divisor, max_width)))
+
+    def _kernel_choices(self, max_kernel: int) -> List[int]:
+        if self.kernels is None:
+            return [max_kernel]
+        return [k for k in self.kernels if k <= max_kernel] or [max_kernel]
+
+    def _build(self, pick) -> ArchSpec:
+        """A sub-network where ``pick(kind, options)`` chooses among sorted options."""
+        m = self.max_spec
+        d = m.to_dict()
+        d['name'] = f'{m.name}_sub'
+        if self.elastic_stem:
+            d['stem']['out_channels'] = self.width(m.stem['out_channels'], pick('width', self.width_ratios))
+        infos = m.layers()
+        in_ch = d['stem']['out_channels']
+        for s, stage in enumerate(m.stages):
+            depth = pick('depth', self.depths[s])
+            stage_ratio = pick('width', self.width_ratios) if self.per == 'stage' else None
+
+            def ratio():
+                return stage_ratio if stage_ratio is not None else pick('width', self.width_ratios)
+
+            blocks = []
+            for info in [i for i in infos if i.stage == s][:depth]:
+                b = info.candidates[0]
+                out = self.width(info.out_channels, ratio())
+                if info.first and info.stride == 1:
+                    out = self._keep_shortcut(info, in_ch, out)
+                kernel = pick('kernel', self._kernel_choices(b.kernel))
+                if b.kind == 'mbconv' and not _has_expand(b):
+                    hidden = None  # the depthwise conv is as wide as its input
+                else:
+                    hidden = self.width(info.hidden(b, m.block_type), ratio())
+                blocks.append(Block(b.kind, kernel=kernel, expansion=b.expansion, groups=b.groups,
+                                    hidden=hidden, out=out).token)
+                in_ch = out
+            d['stages'][s]['blocks'] = blocks
+            d['stages'][s]['out_channels'] = in_ch
+        if m.head is not None and self.elastic_head:
+            d['head']['out_channels'] = self.width(m.head['out_channels'], pick('width', self.width_ratios))
+        return resolve_subnet(m, spec_from_dict(d))
+
+    def _keep_shortcut(self, info: LayerInfo, in_ch: int, out: int) -> int:
+        """Sampled sub-networks keep the max network's shortcuts: a stride-1 first layer has one
+        exactly when its input and output widths are equal, so its widths stay equal where the
+        max layer has one, and different where it has none (per-sample sub-networks of one batch
+        must agree on every shortcut)."""
+        if info.has_shortcut():
+            return in_ch
+        if out != in_ch:
+            return out
+        options = sorted({self.width(info.out_channels, r) for r in self.width_ratios} - {in_ch})
+        larger = [o for o in options if o > in_ch]
+        if larger or options:
+            return larger[0] if larger else options[-1]
+        raise SpecError(f'stage {info.stage} layer 0: every allowed output width equals the input width '
+                        f'{in_ch}, which would add a shortcut the max network does not have')
+
+    def max(self) -> ArchSpec:
+        """The largest sub-network of the space (the max spec with explicit widths)."""
+        return self._build(lambda kind, options: options[-1])
+
+    def min(self) -> ArchSpec:
+        """The smallest sub-network of the space."""
+        return self._build(lambda kind, options: options[0])
+
+    def sample(self, generator: Optional[torch.Generator] = None) -> ArchSpec:
+        """A sub-network with every choice drawn uniformly, from ``generator`` (the same seed on
+        every DDP rank draws the same sub-network)."""
+        def pick(kind, options):
+            return options[int(torch.randint(len(options), (1, ), generator=generator))]
+        return self._build(pick)

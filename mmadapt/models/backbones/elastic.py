@@ -1,0 +1,546 @@
+"""Elastic backbones: one set of weights, stored at the max spec, shared by all its sub-networks.
+
+An elastic backbone holds exactly the modules (and state-dict keys) of the derived backbone of its
+*max spec*, so seeds load and remap into it as into that derived backbone. It runs any
+sub-network (:mod:`mmadapt.arch.elastic`) without copying a weight:
+
+* width: contiguous leading slices of conv, norm and linear weights (DS-Net Eq. 2), read as views;
+  a conv takes the input width it is given and the output width of the sub-network;
+* depth: the leading layers of each stage; a removed residual body (``_h0``) is the identity;
+* kernel: the centre ``k x k`` crop of the max kernel (superkernel), with the padding of a ``k x k``
+  conv, so the crop computes exactly what a ``k x k`` conv with those weights computes.
+
+The sub-network spec is the only runtime state a method sets (:meth:`ElasticBackbone.set_subnet`).
+What a method multiplies into the network (per-sample width masks, gates, attention) enters through
+one door, :class:`ChannelModulation`: the backbone calls every installed modulation on the output of
+each conv unit (after its activation) and of each block (after its shortcut). The backbones know
+nothing of the methods.
+
+Normalisation is the max network's: shared BN (whose statistics a method recalibrates per
+sub-network, e.g. with ``mmadapt.BNRecalibrationHook``; the leading statistics are updated in place
+in training mode) or GroupNorm with a fixed number of groups (every width must be divisible by it),
+chosen by ``norm_cfg``. SyncBN is run as plain BN on each rank.
+
+:meth:`ElasticBackbone.export_subnet` gives the derived spec and a state dict that loads with
+``strict=True`` into the ``mmadapt.Derived*`` backbone of that spec, which computes exactly what the
+elastic network computes at that sub-network (the slicing is :func:`mmadapt.remap.remap_state_dict`
+with the leading-channel and centre-crop rules, the code that also grows networks).
+"""
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from mmadapt.arch import ArchSpec, LayerInfo, SpecError, load_spec
+from mmadapt.arch.elastic import resolve_subnet
+from mmadapt.registry import MODELS
+from .ops import MBConv, ResBlock, match_width
+from .spec_backbone import SpecBackbone
+
+
+class ChannelModulation:
+    """What a method multiplies into an elastic network's outputs. Subclass and override.
+
+    ``unit(name, y)`` receives the output of the conv unit ``name`` (state-dict prefix, e.g.
+    ``'stages.2.1.expand_conv'``, ``'stem'``, ``'head'``) after its activation; ``block(name, y)``
+    the output of block ``name`` (``'stages.2.1'``) after its shortcut. Both return the modulated
+    tensor (N, C, H, W) with the same shape. Install with :meth:`ElasticBackbone.add_modulation`.
+    """
+
+    def unit(self, name: str, y: torch.Tensor) -> torch.Tensor:
+        return y
+
+    def block(self, name: str, y: torch.Tensor) -> torch.Tensor:
+        return y
+
+
+def _width_mask(widths: torch.Tensor, channels: int, like: torch.Tensor) -> torch.Tensor:
+    """(N, C, 1, 1) mask: 1 for channel c < widths[n], else 0."""
+    c = torch.arange(channels, device=like.device)
+    return (c[None, :] < widths.to(like.device)[:, None]).to(like.dtype)[:, :, None, None]
+
+
+class SampleWidthMask(ChannelModulation):
+    """Per-sample widths (NetAdaptV2's ordered dropout): image n keeps the leading ``w[n]`` channels.
+
+    Args:
+        units / blocks: name -> (N,) long tensor of the width each image keeps at that unit / block
+            output. Names not listed are left as they are.
+    """
+
+    def __init__(self, units: Dict[str, torch.Tensor], blocks: Dict[str, torch.Tensor]):
+        self.units, self.blocks = units, blocks
+
+    def _apply(self, table, name, y):
+        w = table.get(name)
+        if w is None:
+            return y
+        if w.numel() != y.shape[0]:
+            raise ValueError(f'per-sample widths of {name!r} are set for {w.numel()} images, the batch has '
+                             f'{y.shape[0]}; set the sub-networks for each batch')
+        return y * _width_mask(w, y.shape[1], y)
+
+    def unit(self, name, y):
+        return self._apply(self.units, name, y)
+
+    def block(self, name, y):
+        return self._apply(self.blocks, name, y)
+
+
+class ChannelScale(ChannelModulation):
+    """Per-channel or per-group multipliers on unit outputs (DNA's gates, DS-Net's attention).
+
+    ``scales[name]`` is a (G,) or (N, G) tensor; with G < C each value covers ``C // G`` leading
+    channels of its group (the active width must be divisible by G). Gradients flow into the scales.
+    """
+
+    def __init__(self, scales: Optional[Dict[str, torch.Tensor]] = None, on: str = 'unit'):
+        if on not in ('unit', 'block'):
+            raise ValueError(f"on must be 'unit' or 'block', got {on!r}")
+        self.scales = dict(scales or {})
+        self.on = on
+
+    def _apply(self, name, y):
+        s = self.scales.get(name)
+        if s is None:
+            return y
+        c = y.shape[1]
+        g = s.shape[-1]
+        if c % g:
+            raise ValueError(f'{name}: {g} scale groups do not divide the active width {c}')
+        if g != c:
+            s = s.repeat_interleave(c // g, dim=-1)
+        s = s.to(y.dtype)
+        return y * (s[None, :, None, None] if s.dim() == 1 else s[:, :, None, None])
+
+    def unit(self, name, y):
+        return self._apply(name, y) if self.on == 'unit' else y
+
+    def block(self, name, y):
+        return self._apply(name, y) if self.on == 'block' else y
+
+
+# -- functional slices of one conv unit (conv + norm + activation) ---------------------------------
+def elastic_conv(conv: nn.Conv2d, x: torch.Tensor, out_channels: Optional[int],
+                 kernel: Optional[int] = None) -> torch.Tensor:
+    """Run the leading ``out_channels`` filters of ``conv`` on the channels of ``x``.
+
+    A depthwise conv (groups == its channels) runs as many channels as ``x`` has; ``kernel`` crops
+    the centre of the weights. Weights are views of the max weights.
+    """
+    w = conv.weight
+    cin = x.shape[1]
+    if conv.groups > 1 and conv.groups == conv.in_channels == conv.out_channels:
+        w, groups = w[:cin], cin
+    elif conv.groups == 1:
+        w, groups = w[:out_channels, :cin], 1
+    else:
+        raise ValueError(f'elastic width of a grouped conv ({conv.groups} groups) is not defined')
+    k = w.shape[-1]
+    if kernel is not None and kernel != k:
+        o = (k - kernel) // 2
+        w, k = w[..., o:o + kernel, o:o + kernel], kernel
+    dilation = conv.dilation[0]
+    bias = None if conv.bias is None else conv.bias[:w.shape[0]]
+    return F.conv2d(x, w, bias, conv.stride, dilation * (k - 1) // 2, conv.dilation, groups)
+
+
+def elastic_norm(norm: nn.Module, y: torch.Tensor) -> torch.Tensor:
+    """Leading-channel slice of a BN (statistics updated in place in training mode) or GroupNorm."""
+    c = y.shape[1]
+    if isinstance(norm, _BatchNorm):
+        factor = 0.0 if norm.momentum is None else norm.momentum
+        if norm.training and norm.track_running_stats and norm.num_batches_tracked is not None:
+            norm.num_batches_tracked.add_(1)
+            if norm.momentum is None:
+                factor = 1.0 / float(norm.num_batches_tracked)
+        use_batch = norm.training or norm.running_mean is None
+        rm = None if norm.running_mean is None else norm.running_mean[:c]
+        rv = None if norm.running_var is None else norm.running_var[:c]
+        w = None if norm.weight is None else norm.weight[:c]
+        b = None if norm.bias is None else norm.bias[:c]
+        return F.batch_norm(y, rm if (not norm.training or norm.track_running_stats) else None,
+                            rv if (not norm.training or norm.track_running_stats) else None,
+                            w, b, use_batch, factor, norm.eps)
+    if isinstance(norm, nn.GroupNorm):
+        if c % norm.num_groups:
+            raise ValueError(f'GroupNorm with {norm.num_groups} groups cannot normalise {c} channels; '
+                             'use elastic widths divisible by the number of groups')
+        w = None if norm.weight is None else norm.weight[:c]
+        b = None if norm.bias is None else norm.bias[:c]
+        return F.group_norm(y, norm.num_groups, w, b, norm.eps)
+    raise TypeError(f'elastic networks slice BN and GroupNorm, not {type(norm).__name__}')
+
+
+class _Run:
+    """One forward pass: runs units and blocks and applies the installed modulations."""
+
+    def __init__(self, modulations: Sequence[ChannelModulation]):
+        self.modulations = modulations
+
+    def unit(self, name: str, unit: nn.Module, x: torch.Tensor, out_channels: Optional[int],
+             kernel: Optional[int] = None) -> torch.Tensor:
+        y = elastic_conv(unit.conv, x, out_channels, kernel)
+        if unit.with_norm:
+            y = elastic_norm(unit.norm, y)
+        if unit.with_activation:
+            y = unit.activate(y)
+        for m in self.modulations:
+            y = m.unit(name, y)
+        return y
+
+    def block(self, name: str, y: torch.Tensor) -> torch.Tensor:
+        for m in self.modulations:
+            y = m.block(name, y)
+        return y
+
+
+def _mbconv(m: MBConv, info: LayerInfo, spec: ArchSpec, x: torch.Tensor, run: _Run, name: str):
+    block = info.candidates[0]
+    hidden = info.hidden(block, spec.block_type)
+    if hidden == 0:
+        return match_width(x, info.out_channels)
+    y = x if m.expand_conv is None else run.unit(f'{name}.expand_conv', m.expand_conv, x, hidden)
+    y = run.unit(f'{name}.depthwise_conv', m.depthwise_conv, y, None, block.kernel)
+    y = run.unit(f'{name}.linear_conv', m.linear_conv, y, info.out_channels)
+    if info.has_shortcut():
+        y = y + match_width(x, info.out_channels)
+    return y
+
+
+def _resblock(m: ResBlock, info: LayerInfo, spec: ArchSpec, x: torch.Tensor, run: _Run, name: str):
+    block = info.candidates[0]
+    out = info.out_channels
+    hidden = info.hidden(block, spec.block_type)
+    if info.has_shortcut():
+        identity = match_width(x, out)
+    else:
+        identity = run.unit(f'{name}.downsample', m.downsample, x, out)
+    if hidden == 0:
+        return identity
+    if m.conv3 is None:
+        y = run.unit(f'{name}.conv1', m.conv1, x, hidden, block.kernel)
+        y = run.unit(f'{name}.conv2', m.conv2, y, out)
+    else:
+        y = run.unit(f'{name}.conv1', m.conv1, x, hidden)
+        y = run.unit(f'{name}.conv2', m.conv2, y, hidden, block.kernel)
+        y = run.unit(f'{name}.conv3', m.conv3, y, out)
+    return m.act(y + identity)
+
+
+BLOCK_FORWARDS = {MBConv: _mbconv, ResBlock: _resblock}
+"""Block class -> ``f(module, sub_info, sub_spec, x, run, name)``: the sub-network forward of a
+block. A new block type adds its entry here (see :func:`register_elastic_block`)."""
+
+
+def register_elastic_block(cls: type, forward) -> None:
+    """Teach elastic backbones a new block class (its sub-network forward)."""
+    BLOCK_FORWARDS[cls] = forward
+
+
+class ElasticBackbone(SpecBackbone):
+    """Weight-sharing backbone of a max spec, runnable at any sub-network (see the module docstring).
+
+    Args:
+        spec: the max spec (a derived spec).
+        pad_outputs: zero-pad every output to the max width, so that a task head built for the max
+            network reads any sub-network (zero channels contribute nothing to the head's first
+            conv, whose export is its leading input slice). ``False`` returns the sub-network's
+            own widths.
+        Other arguments: as :class:`SpecBackbone`.
+    """
+    derived_type = 'mmadapt.DerivedMobileNetV2'
+
+    def __init__(self, spec=None, out_indices: Sequence[int] = None, frozen_stages: int = -1,
+                 norm_cfg: Optional[dict] = None, act_cfg: Optional[dict] = None, norm_eval: bool = False,
+                 pad_outputs: bool = True, init_cfg=None):
+        super().__init__(spec=spec, out_indices=out_indices, frozen_stages=frozen_stages, norm_cfg=norm_cfg,
+                         act_cfg=act_cfg, norm_eval=norm_eval, init_cfg=init_cfg)
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d) and 1 < m.groups and not (m.groups == m.in_channels == m.out_channels):
+                raise ValueError(f'{type(self).__name__}: the max spec {self.spec.name!r} has a grouped conv '
+                                 f'({m.groups} groups); elastic widths need plain or depthwise convs')
+        self.pad_outputs = pad_outputs
+        self._modulations: List[ChannelModulation] = []
+        self._derived_kwargs = dict(out_indices=self.out_indices, norm_cfg=self.norm_cfg, act_cfg=self.act_cfg)
+        self.set_subnet(None)
+
+    # -- the sub-network ------------------------------------------------------------------------
+    def _build_stage(self, infos) -> nn.Module:
+        return nn.Sequential(*[self._build_block(info.candidates[0], info) for info in infos])
+
+    def set_subnet(self, subnet: Union[str, Dict, ArchSpec, None]) -> ArchSpec:
+        """Run ``subnet`` from now on (``None``: the max network). Returns it in canonical form.
+
+        Raises:
+            SpecError: naming stage and layer, when ``subnet`` does not fit the max spec.
+        """
+        num_stages = len(self.stages)
+        sub = self.spec if subnet is None else resolve_subnet(self.spec, subnet, num_stages,
+                                                              with_head=self.head is not None)
+        self._subnet = sub
+        self._sub_layers = [[i for i in sub.layers() if i.stage == s] for s in range(num_stages)]
+        return sub
+
+    def subnet(self) -> ArchSpec:
+        """The active sub-network spec (a copy)."""
+        return self._subnet.copy()
+
+    # -- modulation -----------------------------------------------------------------------------
+    def add_modulation(self, modulation: ChannelModulation) -> ChannelModulation:
+        """Install a modulation (applied after the ones already installed); returns it."""
+        if not isinstance(modulation, ChannelModulation):
+            raise TypeError(f'a modulation is a mmadapt ChannelModulation, got {type(modulation).__name__}')
+        self._modulations.append(modulation)
+        return modulation
+
+    def remove_modulation(self, modulation: ChannelModulation) -> None:
+        self._modulations = [m for m in self._modulations if m is not modulation]
+
+    def clear_modulations(self) -> None:
+        self._modulations = []
+
+    @property
+    def modulations(self) -> Tuple[ChannelModulation, ...]:
+        return tuple(self._modulations)
+
+    def set_sample_subnets(self, subnets: Sequence) -> SampleWidthMask:
+        """Per-sample sub-networks: image n of the next batches runs ``subnets[n]``.
+
+        The backbone runs the union (widest of each width, deepest of each stage) and installs a
+        :class:`SampleWidthMask` that zeroes, image by image, the channels its own sub-network does
+        not have (a layer it does not have becomes a removed body, which needs a shortcut). All
+        sub-networks must share kernels. In eval mode the batch's output equals, row by row, each
+        sub-network run alone. Returns the installed mask (remove it with :meth:`remove_modulation`
+        or :meth:`clear_sample_subnets`).
+        """
+        subs = [resolve_subnet(self.spec, s, len(self.stages), with_head=self.head is not None)
+                for s in subnets]
+        if not subs:
+            raise ValueError('set_sample_subnets needs at least one sub-network')
+        union = _union_spec(self.spec, subs)
+        shortcuts = {(i.stage, i.layer): i.has_shortcut() for i in union.layers()}
+        for n, sub in enumerate(subs):
+            for info in sub.layers():
+                if info.stage < len(self.stages) and info.has_shortcut() != shortcuts[(info.stage, info.layer)]:
+                    raise SpecError(f'per-sample sub-network {n}: stage {info.stage} layer {info.layer} '
+                                    f"{'has a' if info.has_shortcut() else 'has no'} shortcut, the batch's union "
+                                    f"{'has one' if shortcuts[(info.stage, info.layer)] else 'has none'}; "
+                                    "sub-networks of one batch must agree on every shortcut (a stride-1 "
+                                    'first layer has one exactly when its input and output widths are equal)')
+        self.set_subnet(union)
+        widths = [_output_widths(s, len(self.stages)) for s in subs]
+        units, blocks = {}, {}
+        for table, key in ((units, 0), (blocks, 1)):
+            names = set().union(*(w[key] for w in widths))
+            for name in names:
+                table[name] = torch.tensor([w[key][name] if name in w[key] else _absent(w, key, name) for w in widths])
+        self.clear_sample_subnets()
+        mask = SampleWidthMask(units, blocks)
+        self._modulations.insert(0, mask)
+        return mask
+
+    def clear_sample_subnets(self) -> None:
+        """Remove the per-sample mask (the active sub-network stays)."""
+        self._modulations = [m for m in self._modulations if not isinstance(m, SampleWidthMask)]
+
+    # -- forward --------------------------------------------------------------------------------
+    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        run = _Run(self._modulations)
+        sub = self._subnet
+        x = run.unit('stem', self.stem, x, sub.stem['out_channels'])
+        if self.stem_pool is not None:
+            x = self.stem_pool(x)
+        outs = []
+        for s, stage in enumerate(self.stages):
+            for info in self._sub_layers[s]:
+                name = f'stages.{s}.{info.layer}'
+                fwd = BLOCK_FORWARDS.get(type(stage[info.layer]))
+                if fwd is None:
+                    raise TypeError(f'no elastic forward for {type(stage[info.layer]).__name__}; register one '
+                                    'with mmadapt.models.backbones.elastic.register_elastic_block')
+                x = run.block(name, fwd(stage[info.layer], info, sub, x, run, name))
+            if s in self.out_indices:
+                outs.append(x)
+        if self.head is not None:
+            outs.append(run.unit('head', self.head, x, sub.head['out_channels']))
+        if self.pad_outputs:
+            outs = [match_width(o, c) for o, c in zip(outs, self.out_channels)]
+        return tuple(outs)
+
+    # -- export ---------------------------------------------------------------------------------
+    def derived_config(self, subnet=None) -> dict:
+        """Config of the derived backbone of ``subnet`` (default: the active one)."""
+        sub = self._subnet if subnet is None else self.check_subnet(subnet)
+        return dict(type=self.derived_type, spec=sub.to_dict(), **self._derived_kwargs)
+
+    def check_subnet(self, subnet) -> ArchSpec:
+        """``subnet`` checked and canonical, without making it active."""
+        return resolve_subnet(self.spec, subnet, len(self.stages), with_head=self.head is not None)
+
+    def export_subnet(self, subnet=None) -> Tuple[ArchSpec, Dict[str, torch.Tensor]]:
+        """The derived spec and state dict of ``subnet`` (default: the active sub-network).
+
+        The state dict loads with ``strict=True`` into ``MODELS.build(self.derived_config(subnet))``,
+        which then computes exactly what this network computes at that sub-network (eval mode).
+        """
+        from mmadapt.remap import remap_state_dict
+        sub = self._subnet if subnet is None else self.check_subnet(subnet)
+        template = MODELS.build(dict(self.derived_config(sub), init_cfg=[])).state_dict()
+        state, _ = remap_state_dict(self.spec, self.state_dict(), sub, template, 'fna')
+        return sub, {k: v.detach().clone() for k, v in state.items()}
+
+
+def _union_spec(max_spec: ArchSpec, subs: List[ArchSpec]) -> ArchSpec:
+    """The widest of each width and the deepest of each stage over ``subs`` (same kernels)."""
+    from mmadapt.arch import Block, spec_from_dict
+    d = max_spec.to_dict()
+    d['name'] = 'union'
+    d['stem']['out_channels'] = max(s.stem['out_channels'] for s in subs)
+    if d.get('head') is not None:
+        d['head']['out_channels'] = max(s.head['out_channels'] for s in subs)
+    layer_sets = [{(i.stage, i.layer): i for i in s.layers()} for s in subs]
+    for st, stage in enumerate(max_spec.stages):
+        depth = max(s.stages[st].depth for s in subs)
+        blocks = []
+        for j in range(depth):
+            present = [(ls[(st, j)], s) for ls, s in zip(layer_sets, subs) if (st, j) in ls]
+            kernels = {i.candidates[0].kernel for i, s in present if i.hidden(i.candidates[0], s.block_type) > 0}
+            if len(kernels) > 1:
+                raise SpecError(f'stage {st} layer {j}: per-sample sub-networks must share kernels, got '
+                                f'{sorted(kernels)}')
+            b0 = present[0][0].candidates[0]
+            kernel = kernels.pop() if kernels else b0.kernel
+            hidden = max(i.hidden(i.candidates[0], s.block_type) for i, s in present)
+            # a sub-network without this layer passes its stage's last width through it
+            passing = [ls[(st, s.stages[st].depth - 1)].out_channels for ls, s in zip(layer_sets, subs)
+                       if (st, j) not in ls]
+            out = max([i.out_channels for i, _ in present] + passing)
+            if b0.kind == 'mbconv' and not (b0.hidden is not None or b0.expansion != 1):
+                hidden = None
+            blocks.append(Block(b0.kind, kernel=kernel, expansion=b0.expansion, groups=b0.groups, hidden=hidden,
+                                out=out).token)
+        d['stages'][st]['blocks'] = blocks
+    return spec_from_dict(d)
+
+
+def _output_widths(sub: ArchSpec, num_stages: int):
+    """(unit name -> output width, block name -> output width) of a sub-network; a removed body's
+    units have width 0."""
+    units = {'stem': sub.stem['out_channels']}
+    blocks = {}
+    for info in sub.layers():
+        if info.stage >= num_stages:
+            continue
+        name = f'stages.{info.stage}.{info.layer}'
+        block = info.candidates[0]
+        hidden, out = info.hidden(block, sub.block_type), info.out_channels
+        blocks[name] = out
+        last = out if hidden > 0 else 0
+        if block.kind == 'mbconv':
+            names = {'expand_conv': hidden, 'depthwise_conv': hidden, 'linear_conv': last}
+        elif sub.block_type == 'basic':
+            names = {'conv1': hidden, 'conv2': last, 'downsample': out}
+        else:
+            names = {'conv1': hidden, 'conv2': hidden, 'conv3': last, 'downsample': out}
+        units.update({f'{name}.{unit}': w for unit, w in names.items()})
+    if sub.head is not None:
+        units['head'] = sub.head['out_channels']
+    return units, blocks
+
+
+def _absent(widths, key, name) -> int:
+    """Width of a unit / block a sub-network does not have: 0 for a unit; for a block (a layer the
+    sub-network does not have, run as a removed body) the width of its input."""
+    if key == 0:
+        return 0
+    s, j = (int(v) for v in name.split('.')[1:3])
+    blocks = widths[1]
+    for jj in range(j - 1, -1, -1):
+        if f'stages.{s}.{jj}' in blocks:
+            return blocks[f'stages.{s}.{jj}']
+    raise SpecError(f'{name}: a per-sample sub-network lacks this layer and the layers before it in its stage')
+
+
+@MODELS.register_module()
+class ElasticMobileNetV2(ElasticBackbone):
+    """Elastic MobileNetV2-like backbone (``mbv2`` max spec; default MobileNetV2 1.0).
+
+    Example:
+        >>> net = ElasticMobileNetV2(out_indices=(6, ), pad_outputs=False)
+        >>> _ = net.set_subnet(ElasticSpace(net.spec, (0.5, 1.0)).min())
+    """
+    family = 'mbv2'
+    derived_type = 'mmadapt.DerivedMobileNetV2'
+
+
+@MODELS.register_module()
+class ElasticResNet(ElasticBackbone):
+    """Elastic ResNet (``resnet`` max spec with groups 1; default ResNet-50)."""
+    family = 'resnet'
+    derived_type = 'mmadapt.DerivedResNet'
+
+
+GROW_INITS = ('identity', 'random')
+
+
+def grow_elastic(backbone: ElasticBackbone, spec, init: str = 'identity', seed: int = 0) -> ElasticBackbone:
+    """A larger elastic backbone of max spec ``spec`` that carries every weight of ``backbone`` over.
+
+    DNA grows its search space between rounds (a channel group per layer, a layer per stage). The
+    old weights are remapped into the new max network by :func:`mmadapt.remap.remap_state_dict`
+    (leading channels, centred kernels, positional layers). New parts are initialised as ``init``:
+
+    * ``'identity'``: the new network computes the old function on the old channels. New output
+      channels of a conv (and their norm) are freshly initialised, the weights that read new input
+      channels are zero (so gradients still reach both), a larger kernel holds the old one in its
+      centre with zeros around, and a new layer is a Net2DeeperNet identity block (its last norm's
+      scale is zero; it needs a shortcut).
+    * ``'random'``: every new element is freshly initialised (``init_cfg`` of the backbone).
+
+    Args:
+        backbone: the elastic backbone to grow.
+        spec: the new max spec; the old max spec must be one of its sub-networks.
+        seed: seed of the fresh initialisation.
+    Raises:
+        SpecError: when the old max spec is not a sub-network of ``spec`` (naming stage and layer).
+    """
+    from mmadapt.remap import remap_state_dict
+    if init not in GROW_INITS:
+        raise ValueError(f'init must be one of {GROW_INITS}, got {init!r}')
+    spec = load_spec(spec)
+    resolve_subnet(spec, backbone.spec)  # every old part fits in the new network
+    kwargs = dict(out_indices=backbone.out_indices, frozen_stages=backbone.frozen_stages,
+                  norm_cfg=backbone.norm_cfg, act_cfg=backbone.act_cfg, norm_eval=backbone.norm_eval,
+                  pad_outputs=backbone.pad_outputs)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        new = type(backbone)(spec=spec, **kwargs)
+        new.init_weights()
+    fresh = {k: v.clone() for k, v in new.state_dict().items()}
+    old = backbone.state_dict()
+    strategy = 'net2net_depth' if init == 'identity' else 'fna'
+    state, _ = remap_state_dict(backbone.spec, old, spec, new.state_dict(), strategy)
+    for key, value in state.items():
+        if key not in old:
+            if init == 'random':
+                state[key] = fresh[key]
+            continue
+        if key.endswith('num_batches_tracked'):
+            continue
+        o = old[key].shape[0]
+        value[o:] = fresh[key][o:]  # new output channels / norm channels: fresh
+        if init == 'random' and value.dim() > 1:
+            i = old[key].shape[1]
+            value[:o, i:] = fresh[key][:o, i:]
+            k_old, k_new = old[key].shape[-1], value.shape[-1]
+            if k_new > k_old:  # the ring around a grown kernel
+                ring = torch.ones_like(value[:o, :i], dtype=torch.bool)
+                off = (k_new - k_old) // 2
+                ring[..., off:off + k_old, off:off + k_old] = False
+                value[:o, :i][ring] = fresh[key][:o, :i][ring]
+    new.load_state_dict(state, strict=True)
+    new.set_subnet(None)
+    return new

@@ -1,0 +1,129 @@
+#!/usr/bin/env python
+"""Export a sub-network of an elastic backbone as a plain derived network (spec + checkpoint).
+
+Usage::
+
+    python tools/export_subnet.py CONFIG CHECKPOINT --subnet SPEC --out DIR [--cfg-options k=v ...]
+
+CONFIG is a model config whose backbone is an mmadapt elastic backbone (``mmadapt.Elastic*``),
+CHECKPOINT a checkpoint of that model (or of the bare backbone), SPEC the sub-network (a spec file,
+a built-in name, or ``max``). DIR receives:
+
+* ``subnet.yaml``: the derived spec (canonical form);
+* ``subnet.pth``: ``state_dict`` with the derived backbone under ``backbone.`` (it loads with
+  ``strict=True`` into the ``mmadapt.Derived*`` backbone of the spec) and every other key of the
+  model checkpoint as it was; ``meta`` with the spec, the derived backbone's config and the source.
+
+The pair is the seed of any method (``mmadapt.Remap(source_spec='DIR/subnet.yaml', format='mmadapt')``).
+Both files are written to a temporary folder beside DIR first and moved into place only when complete:
+an interrupted export leaves DIR as it was.
+"""
+import argparse
+import os
+import os.path as osp
+import shutil
+import sys
+import tempfile
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+from mmengine.config import Config, DictAction  # noqa: E402
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description='Export a sub-network of an elastic backbone')
+    p.add_argument('config', help='model config with an mmadapt elastic backbone')
+    p.add_argument('checkpoint', help='checkpoint of the model (or of its backbone)')
+    p.add_argument('--subnet', required=True, help="sub-network spec (file or built-in name), or 'max'")
+    p.add_argument('--out', required=True, help='output folder')
+    p.add_argument('--prefix', default='backbone.', help="key prefix of the backbone in the checkpoint")
+    p.add_argument('--cfg-options', nargs='+', action=DictAction, default=None,
+                   help='override settings of the config, key=value pairs')
+    return p.parse_args(argv)
+
+
+def export(config, checkpoint, subnet, out, prefix='backbone.', cfg_options=None):
+    """Export ``subnet`` of the elastic backbone of ``config`` from ``checkpoint`` into ``out``."""
+    import torch
+
+    import mmadapt  # noqa: F401  (safe checkpoint loading)
+    from mmadapt.arch import dump_spec
+    from mmadapt.cost.config_cost import build_model_from_config
+    from mmadapt.models.backbones import ElasticBackbone
+    from mmadapt.remap import unwrap_checkpoint
+
+    cfg = Config.fromfile(config)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    if 'model' not in cfg:
+        raise ValueError(f'config {config} has no model')
+    bcfg = cfg.model.get('backbone', cfg.model)
+    bcfg = dict(bcfg, init_cfg=[])
+    if 'backbone' in cfg.model:
+        cfg.model.backbone = bcfg
+    from mmengine.registry import MODELS, init_default_scope
+    init_default_scope(cfg.get('default_scope', 'mmadapt'))
+    backbone = MODELS.build(bcfg)
+    if not isinstance(backbone, ElasticBackbone):
+        raise ValueError(f'the backbone of {config} is {type(backbone).__name__}, not an mmadapt elastic backbone')
+    try:
+        ckpt = torch.load(checkpoint, map_location='cpu', weights_only=True)
+    except Exception as e:  # noqa: BLE001  (name the file whatever went wrong)
+        raise ValueError(f'cannot read checkpoint {checkpoint}: {e}') from None
+    state = unwrap_checkpoint(ckpt)
+    own = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)} if prefix else dict(state)
+    rest = {k: v for k, v in state.items() if prefix and not k.startswith(prefix)}
+    if not own:
+        own, rest = dict(state), {}
+    result = backbone.load_state_dict(own, strict=False)
+    if result.missing_keys or result.unexpected_keys:
+        raise ValueError(f'checkpoint {checkpoint} does not fit the elastic backbone of {config} (max spec '
+                         f'{backbone.spec.name!r}): missing {result.missing_keys[:5]}, unexpected '
+                         f'{result.unexpected_keys[:5]}')
+    sub, sub_state = backbone.export_subnet(None if subnet == 'max' else subnet)
+    derived_cfg = backbone.derived_config(sub)
+    out_state = {f'backbone.{k}': v for k, v in sub_state.items()}
+    out_state.update(rest)
+    meta = dict(arch_spec=sub.to_dict(), derived_backbone=derived_cfg, source_checkpoint=osp.abspath(checkpoint),
+                source_config=osp.abspath(config), max_spec=backbone.spec.to_dict(), copied=sorted(rest))
+
+    out = osp.abspath(out)
+    parent = osp.dirname(out)
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(dir=parent, prefix=f'.{osp.basename(out)}.export-')
+    try:
+        dump_spec(sub, osp.join(tmp, 'subnet.yaml'))
+        torch.save(dict(state_dict=out_state, meta=meta), osp.join(tmp, 'subnet.pth'))
+        if not osp.exists(out):
+            os.rename(tmp, out)
+            tmp = None
+        else:
+            for name in ('subnet.pth', 'subnet.yaml'):
+                os.replace(osp.join(tmp, name), osp.join(out, name))
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return sub, derived_cfg
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    from mmadapt.arch import SpecError
+    for path, what in ((args.config, 'config'), (args.checkpoint, 'checkpoint')):
+        if not osp.isfile(path):
+            sys.exit(f'error: {what} {path} does not exist')
+    try:
+        sub, derived_cfg = export(args.config, args.checkpoint, args.subnet, args.out, args.prefix,
+                                  args.cfg_options)
+    except (SpecError, ValueError) as e:
+        sys.exit(f'error: {e}')
+    from mmadapt.cost import format_count, spec_cost
+    cost = spec_cost(sub, (224, 224), out_indices=derived_cfg['out_indices'])
+    print(f'sub-network: {sub.describe()}')
+    print(f'backbone at 224x224: {format_count(cost.madds)} MAdds, {format_count(cost.params)} params')
+    print(f"written: {osp.join(args.out, 'subnet.yaml')}, {osp.join(args.out, 'subnet.pth')}")
+    print(f"derived backbone: type={derived_cfg['type']}, spec={osp.join(args.out, 'subnet.yaml')}")
+
+
+if __name__ == '__main__':
+    main()
