@@ -48,7 +48,6 @@ def export(config, checkpoint, subnet, out, prefix='backbone.', cfg_options=None
 
     import mmadapt  # noqa: F401  (safe checkpoint loading)
     from mmadapt.arch import dump_spec
-    from mmadapt.cost.config_cost import build_model_from_config
     from mmadapt.models.backbones import ElasticBackbone
     from mmadapt.remap import unwrap_checkpoint
 
@@ -75,11 +74,17 @@ def export(config, checkpoint, subnet, out, prefix='backbone.', cfg_options=None
     rest = {k: v for k, v in state.items() if prefix and not k.startswith(prefix)}
     if not own:
         own, rest = dict(state), {}
-    result = backbone.load_state_dict(own, strict=False)
-    if result.missing_keys or result.unexpected_keys:
+    expected = backbone.state_dict()
+    missing = [k for k in expected if k not in own]
+    unexpected = [k for k in own if k not in expected]
+    wrong = [f'{k} {tuple(own[k].shape)} (needs {tuple(v.shape)})' for k, v in expected.items()
+             if k in own and own[k].shape != v.shape]
+    if missing or unexpected or wrong:
         raise ValueError(f'checkpoint {checkpoint} does not fit the elastic backbone of {config} (max spec '
-                         f'{backbone.spec.name!r}): missing {result.missing_keys[:5]}, unexpected '
-                         f'{result.unexpected_keys[:5]}')
+                         f'{backbone.spec.name!r}): {len(missing)} missing (e.g. {missing[:3]}), '
+                         f'{len(unexpected)} unexpected (e.g. {unexpected[:3]}), {len(wrong)} of the wrong shape '
+                         f'(e.g. {wrong[:2]})')
+    backbone.load_state_dict(own, strict=True)
     sub, sub_state = backbone.export_subnet(None if subnet == 'max' else subnet)
     derived_cfg = backbone.derived_config(sub)
     out_state = {f'backbone.{k}': v for k, v in sub_state.items()}
