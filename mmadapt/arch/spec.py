@@ -1,6 +1,6 @@
 """Architecture specs: one plain-data description of a seed, a super-net and a derived network.
 
-A spec is a stem, a fixed number of stages and (for MobileNetV2-like networks) a head conv. Every
+A spec is a stem, stages (a number fixed by the family, any for mbv3) and an optional head conv. Every
 stage has an output width, the stride of its first layer and a dilation, and a list of layers. A
 layer is one block token (a derived network) or several candidate tokens (a searchable layer of a
 super-net), written ``'k3e3|k5e6|skip'`` or as a list.
@@ -24,9 +24,41 @@ Explicit widths, for the methods that change widths layer by layer, are suffixes
   the first of its stage keeps its shortcut when its width changes: the input is zero-padded (or
   its leading channels taken) to the output width.
 
+Families and their tokens:
+
+* ``mbv2`` (MobileNetV2, FBNet, Proxyless, MnasNet, SPNASNet): 7 stages, ``k{kernel}e{expansion}``
+  tokens, optional head conv; activation ``relu6`` or ``relu``.
+* ``resnet``: 4 stages of ``k{kernel}g{groups}`` tokens (``block: basic`` or ``bottleneck``).
+* ``mbv1`` (MobileNetV1): 5 stages of depthwise-separable blocks ``k{kernel}`` with optional
+  ``_c{out}``: ``kernel`` x ``kernel`` depthwise conv + BN + act, 1x1 pointwise conv + BN + act, no
+  shortcut (``skip`` passes the input on). No head conv. Activation ``relu6`` (TF-slim's and timm's
+  MobileNetV1, whose weights exist) or ``relu`` (the paper's).
+* ``mbv3`` (MobileNetV3, EfficientNet): any number of stages of MBConv tokens as in ``mbv2``, where
+  ``_se`` right after the expansion adds a squeeze-excitation between the depthwise and the linear
+  conv (``k5e3_se``, ``k5e6_se_h120_c40``). The hidden width is ``round(in * expansion)`` as in
+  ``mbv2`` (timm rounds to a multiple of 8; the seeds agree, write ``_h`` where a width must
+  differ). A stage may set its own activation (``act: relu``; the
+  spec's ``act`` covers the stem, the head and the other stages; ``relu``, ``relu6``, ``hswish`` or
+  ``swish``). The spec-level ``se`` mapping says how every SE of the spec is built: its width is
+  ``make_divisible(ratio * base, divisor)`` (timm / torchvision rounding; ``divisor: 1`` rounds to
+  the nearest integer), ``base`` being the block's ``hidden`` width (``of: hidden``, MobileNetV3)
+  or its input width (``of: in``, EfficientNet); ``act`` is the activation between its two 1x1
+  convs and ``gate`` (``hsigmoid`` or ``sigmoid``) the activation of the scale::
+
+      se: {ratio: 0.25, of: hidden, divisor: 8, act: relu, gate: hsigmoid}    # MobileNetV3
+      se: {ratio: 0.25, of: in, divisor: 1, act: swish, gate: sigmoid}        # EfficientNet
+
+Any spec may name the hidden layer of its family's ImageNet classifier, ``classifier: {hidden: 1280}``
+(MobileNetV3: global pool, 1x1 conv with bias and activation, FC); without it the classifier is a
+global pool and one FC. Only the cost of a classifier (:func:`mmadapt.cost.classifier_cost`) uses it.
+
 Example (MobileNetV2, one line per stage, as :func:`describe` prints it)::
 
     stem c32 s2 | c16 s1 d1: k3e1 | c24 s2 d1: k3e6 k3e6 | ... | head c1280
+
+and MobileNetV3-Large, where a stage's own activation follows its dilation::
+
+    stem c16 s2 | c16 s1 d1 relu: k3e1 | c24 s2 d1 relu: k3e4 k3e3 | c40 s2 d1 relu: k5e3_se ...
 """
 import copy
 import json
@@ -36,18 +68,31 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 FAMILIES = {
-    # family -> (number of stages, default activation, block type names)
-    'mbv2': dict(num_stages=7, blocks=('mbconv', ), acts=('relu6', 'relu')),
-    'resnet': dict(num_stages=4, blocks=('basic', 'bottleneck'), acts=('relu', )),
+    # family -> number of stages (None: any), block type names, activations (the first is the
+    # default), whether a head conv is allowed, and whether a super-backbone exists for it
+    'mbv2': dict(num_stages=7, blocks=('mbconv', ), acts=('relu6', 'relu'), head=True, super=True),
+    'resnet': dict(num_stages=4, blocks=('basic', 'bottleneck'), acts=('relu', ), head=False, super=True),
+    'mbv1': dict(num_stages=5, blocks=('separable', ), acts=('relu6', 'relu'), head=False, super=False),
+    'mbv3': dict(num_stages=None, blocks=('mbconv', ), acts=('hswish', 'relu', 'relu6', 'swish'), head=True,
+                 super=False),
 }
 ALLOWED_STRIDES = (1, 2)
 SKIP = 'skip'
+SE_GATES = ('hsigmoid', 'sigmoid')
+SE_BASES = ('hidden', 'in')
+# MobileNetV3's squeeze-excitation: the default of an mbv3 spec without an 'se' field
+SE_DEFAULTS = dict(ratio=0.25, of='hidden', divisor=8, act='relu', gate='hsigmoid')
 
 _MBCONV_RE = re.compile(r'^k(\d+)e(\d+(?:\.\d+)?)(?:_h(\d+))?(?:_c(\d+))?$')
+_MBCONV_SE_RE = re.compile(r'^k(\d+)e(\d+(?:\.\d+)?)(_se)?(?:_h(\d+))?(?:_c(\d+))?$')
 _RESBLOCK_RE = re.compile(r'^k(\d+)g(\d+)(?:_h(\d+))?(?:_c(\d+))?$')
+_SEPARABLE_RE = re.compile(r'^k(\d+)(?:_c(\d+))?$')
 _TOKEN_HELP = {
     'mbv2': "'k{kernel}e{expansion}' (e.g. 'k5e6'), optional '_h{hidden}' and '_c{out}', or 'skip'",
     'resnet': "'k{kernel}g{groups}' (e.g. 'k5g4'), optional '_h{hidden}' and '_c{out}', or 'skip'",
+    'mbv1': "'k{kernel}' (e.g. 'k3'), optional '_c{out}', or 'skip'",
+    'mbv3': "'k{kernel}e{expansion}' (e.g. 'k5e6'), then optional '_se', '_h{hidden}' and '_c{out}' in this "
+            "order (e.g. 'k5e3_se_c40'), or 'skip'",
 }
 BUILTIN_DIR = osp.join(osp.dirname(__file__), 'specs')
 
@@ -56,15 +101,33 @@ class SpecError(ValueError):
     """A malformed architecture spec. The message names the spec, stage, layer and what is allowed."""
 
 
+def make_divisible(value: float, divisor: int = 8) -> int:
+    """``value`` rounded to the nearest multiple of ``divisor``, at least ``divisor`` and not below 90%
+    of ``value`` (the rule of the TF MobileNet code that timm and torchvision copy)."""
+    new = max(divisor, int(value + divisor / 2) // divisor * divisor)
+    if new < 0.9 * value:
+        new += divisor
+    return new
+
+
+def se_width(base: int, se: Dict) -> int:
+    """Width of a squeeze-excitation over ``base`` channels (see the module docstring)."""
+    value = base * se['ratio']
+    if se['divisor'] > 1:
+        return make_divisible(value, se['divisor'])
+    return max(1, int(round(value)))
+
+
 @dataclass(frozen=True)
 class Block:
     """One block (candidate op) of a layer. See the module docstring for the token grammar."""
-    kind: str  # 'mbconv', 'resblock' or 'skip'
+    kind: str  # 'mbconv', 'resblock', 'separable' or 'skip'
     kernel: int = 0
     expansion: float = 0.0
     groups: int = 1
     hidden: Optional[int] = None
     out: Optional[int] = None
+    se: bool = False  # squeeze-excitation (mbconv of an mbv3 spec)
 
     @property
     def is_skip(self) -> bool:
@@ -77,6 +140,10 @@ class Block:
         if self.kind == 'mbconv':
             e = self.expansion
             text = f'k{self.kernel}e{int(e) if float(e).is_integer() else e}'
+            if self.se:
+                text += '_se'
+        elif self.kind == 'separable':
+            text = f'k{self.kernel}'
         else:
             text = f'k{self.kernel}g{self.groups}'
         if self.hidden is not None:
@@ -96,25 +163,39 @@ def parse_block(token: str, family: str) -> Block:
     token = token.strip()
     if token == SKIP:
         return Block('skip')
-    regex = _MBCONV_RE if family == 'mbv2' else _RESBLOCK_RE
+    regex = {'mbv2': _MBCONV_RE, 'mbv3': _MBCONV_SE_RE, 'mbv1': _SEPARABLE_RE}.get(family, _RESBLOCK_RE)
     m = regex.match(token)
     if m is None:
-        raise SpecError(f'unknown block token {token!r} for a {family} spec; allowed: {_TOKEN_HELP[family]}')
+        hint = ''
+        if family == 'mbv2' and _MBCONV_SE_RE.match(token):
+            hint = " (squeeze-excitation '_se' needs an mbv3 spec)"
+        raise SpecError(f'unknown block token {token!r} for a {family} spec{hint}; allowed: {_TOKEN_HELP[family]}')
     kernel = int(m.group(1))
     if kernel < 1 or kernel % 2 == 0:
         raise SpecError(f'block {token!r}: kernel must be odd and positive (1, 3, 5, 7, ...), got {kernel}')
-    hidden = None if m.group(3) is None else int(m.group(3))
-    out = None if m.group(4) is None else int(m.group(4))
+    if family == 'mbv1':
+        out = None if m.group(2) is None else int(m.group(2))
+        if out is not None and out < 1:
+            raise SpecError(f'block {token!r}: output width _c must be positive, got {out}')
+        return Block('separable', kernel=kernel, out=out)
+    se = False
+    if family == 'mbv3':
+        se = m.group(3) is not None
+        fields = m.groups()[:2] + m.groups()[3:]  # without the '_se' group
+    else:
+        fields = m.groups()
+    hidden = None if fields[2] is None else int(fields[2])
+    out = None if fields[3] is None else int(fields[3])
     if out is not None and out < 1:
         raise SpecError(f'block {token!r}: output width _c must be positive, got {out}')
-    if family == 'mbv2':
-        expansion = float(m.group(2))
+    if family in ('mbv2', 'mbv3'):
+        expansion = float(fields[1])
         if expansion <= 0:
-            raise SpecError(f'block {token!r}: expansion must be positive, got {m.group(2)}')
+            raise SpecError(f'block {token!r}: expansion must be positive, got {fields[1]}')
         if expansion.is_integer():
             expansion = int(expansion)
-        return Block('mbconv', kernel=kernel, expansion=expansion, hidden=hidden, out=out)
-    groups = int(m.group(2))
+        return Block('mbconv', kernel=kernel, expansion=expansion, hidden=hidden, out=out, se=se)
+    groups = int(fields[1])
     if groups < 1:
         raise SpecError(f'block {token!r}: groups must be at least 1, got {groups}')
     return Block('resblock', kernel=kernel, groups=groups, hidden=hidden, out=out)
@@ -122,11 +203,15 @@ def parse_block(token: str, family: str) -> Block:
 
 @dataclass
 class Stage:
-    """A stage: output width, stride of its first layer, dilation and layers of candidate blocks."""
+    """A stage: output width, stride of its first layer, dilation and layers of candidate blocks.
+
+    ``act`` is the stage's own activation (mbv3 specs), ``None`` for the spec's.
+    """
     out_channels: int
     stride: int
     layers: List[Tuple[Block, ...]]
     dilation: int = 1
+    act: Optional[str] = None
 
     @property
     def depth(self) -> int:
@@ -144,6 +229,7 @@ class LayerInfo:
     stride: int
     dilation: int
     candidates: Tuple[Block, ...]
+    act: Optional[str] = None  # activation of the layer's blocks (the stage's, else the spec's)
 
     @property
     def first(self) -> bool:
@@ -161,6 +247,8 @@ class LayerInfo:
             return block.hidden
         if block.kind == 'mbconv':
             return int(round(self.in_channels * block.expansion))
+        if block.kind == 'separable':
+            return self.in_channels  # the depthwise conv's width
         if block_type == 'bottleneck':
             return self.out_channels // 4
         return self.out_channels
@@ -170,7 +258,10 @@ class LayerInfo:
 
         The first layer of a stage keeps the original rule (stride 1 and equal widths); later layers
         always keep it, so that an explicit width change pads the identity instead of dropping it.
+        Depthwise-separable (MobileNetV1) layers have none.
         """
+        if any(b.kind == 'separable' for b in self.candidates):
+            return False
         if self.stride != 1:
             return False
         return (not self.first) or self.in_channels == self.out_channels
@@ -188,6 +279,8 @@ class ArchSpec:
     act: str = 'relu6'
     in_channels: int = 3
     extra: Dict = field(default_factory=dict)
+    se: Optional[Dict] = None  # squeeze-excitation rule (mbv3), see the module docstring
+    classifier: Optional[Dict] = None  # {'hidden': n}: hidden layer of the family's classifier
 
     # -- structure ------------------------------------------------------------------------------
     def layers(self) -> List[LayerInfo]:
@@ -200,7 +293,7 @@ class ArchSpec:
                 outs = {_block_out(b, in_ch, stage.out_channels) for b in cands}
                 out_ch = outs.pop() if len(outs) == 1 else -1
                 infos.append(LayerInfo(index, s, j, in_ch, out_ch, stage.stride if j == 0 else 1,
-                                       stage.dilation, tuple(cands)))
+                                       stage.dilation, tuple(cands), stage.act or self.act))
                 in_ch = out_ch
                 index += 1
         return infos
@@ -221,6 +314,15 @@ class ArchSpec:
             strides.append(stride)
         return strides
 
+    def se_channels(self, info: LayerInfo, block: Block) -> int:
+        """Width of the squeeze-excitation of ``block`` in layer ``info`` (0 without one)."""
+        if not block.se or block.is_skip or self.se is None:
+            return 0
+        hidden = info.hidden(block, self.block_type)
+        if hidden == 0:
+            return 0
+        return se_width(hidden if self.se['of'] == 'hidden' else info.in_channels, self.se)
+
     def searchable_layers(self) -> List[LayerInfo]:
         return [info for info in self.layers() if info.searchable]
 
@@ -238,21 +340,27 @@ class ArchSpec:
     # -- conversion -----------------------------------------------------------------------------
     def to_dict(self) -> Dict:
         d = {'name': self.name, 'family': self.family}
-        if self.family == 'resnet':
+        if len(FAMILIES[self.family]['blocks']) > 1:
             d['block'] = self.block_type
         d['act'] = self.act
         if self.in_channels != 3:
             d['in_channels'] = self.in_channels
+        if self.se is not None:
+            d['se'] = dict(self.se)
         d['stem'] = dict(self.stem)
         d['stages'] = []
         for stage in self.stages:
             sd = {'out_channels': stage.out_channels, 'stride': stage.stride}
             if stage.dilation != 1:
                 sd['dilation'] = stage.dilation
+            if stage.act is not None:
+                sd['act'] = stage.act
             sd['blocks'] = ['|'.join(b.token for b in cands) for cands in stage.layers]
             d['stages'].append(sd)
         if self.head is not None:
             d['head'] = dict(self.head)
+        if self.classifier is not None:
+            d['classifier'] = dict(self.classifier)
         if self.extra:
             d['extra'] = copy.deepcopy(self.extra)
         return d
@@ -275,11 +383,15 @@ class ArchSpec:
         return spec_from_dict(d)
 
     def describe(self) -> str:
-        """One line: stem, each stage as ``c{out} s{stride} d{dilation}: blocks``, head."""
+        """One line: stem, each stage as ``c{out} s{stride} d{dilation} [act]: blocks``, head.
+
+        A stage's activation is printed only where the stage sets its own (mbv3 specs).
+        """
         parts = [f"stem c{self.stem['out_channels']} s{self.stem['stride']}"]
         for stage in self.stages:
             blocks = ' '.join('|'.join(b.token for b in c) for c in stage.layers)
-            parts.append(f'c{stage.out_channels} s{stage.stride} d{stage.dilation}: {blocks}')
+            act = f' {stage.act}' if stage.act is not None else ''
+            parts.append(f'c{stage.out_channels} s{stage.stride} d{stage.dilation}{act}: {blocks}')
         if self.head is not None:
             parts.append(f"head c{self.head['out_channels']}")
         return ' | '.join(parts)
@@ -323,22 +435,34 @@ def spec_from_dict(d: Dict) -> 'ArchSpec':
         raise SpecError(f'a spec must be a mapping, got {type(d).__name__}')
     name = str(d.get('name', 'unnamed'))
     where = _where(name)
-    _check_keys(d, ('name', 'family', 'block', 'act', 'in_channels', 'stem', 'stages', 'head', 'extra'),
-                where)
+    _check_keys(d, ('name', 'family', 'block', 'act', 'in_channels', 'se', 'stem', 'stages', 'head',
+                    'classifier', 'extra'), where)
     for key in ('family', 'stem', 'stages'):
         if key not in d:
             raise SpecError(f'{where}: missing field {key!r}')
     family = d['family']
     if family not in FAMILIES:
-        raise SpecError(f'{where}: unknown family {family!r}; allowed: {sorted(FAMILIES)}')
+        with_super = [f for f, v in FAMILIES.items() if v['super']]
+        without = [f for f, v in FAMILIES.items() if not v['super']]
+        raise SpecError(f'{where}: unknown family {family!r}; allowed: {with_super}, and {without} '
+                        '(derived networks only: no super-backbone yet)')
     info = FAMILIES[family]
-    block_type = d.get('block', 'mbconv' if family == 'mbv2' else None)
+    block_type = d.get('block', info['blocks'][0] if len(info['blocks']) == 1 else None)
     if block_type not in info['blocks']:
         raise SpecError(f"{where}: field 'block' is {block_type!r}; a {family} spec allows {list(info['blocks'])}")
     act = d.get('act', info['acts'][0])
     if act not in info['acts']:
         raise SpecError(f"{where}: activation {act!r} not allowed; a {family} spec allows {list(info['acts'])}")
     in_channels = _positive_int(d.get('in_channels', 3), 'in_channels', where)
+    se = _parse_se(d.get('se'), family, where)
+    classifier = d.get('classifier')
+    if classifier is not None:
+        if not isinstance(classifier, dict):
+            raise SpecError(f'{where}: classifier must be a mapping like {{hidden: 1280}}, got {classifier!r}')
+        _check_keys(classifier, ('hidden', ), f'{where}: classifier')
+        if 'hidden' in classifier:
+            _positive_int(classifier['hidden'], 'hidden', f'{where}: classifier')
+        classifier = dict(classifier)
 
     stem = d['stem']
     if not isinstance(stem, dict):
@@ -348,7 +472,7 @@ def spec_from_dict(d: Dict) -> 'ArchSpec':
     if 'out_channels' not in stem:
         raise SpecError(f"{where}: stem: missing field 'out_channels'")
     _positive_int(stem['out_channels'], 'out_channels', f'{where}: stem')
-    stem.setdefault('kernel', 3 if family == 'mbv2' else 7)
+    stem.setdefault('kernel', 7 if family == 'resnet' else 3)
     stem.setdefault('stride', 2)
     if family == 'resnet':
         stem.setdefault('pool', True)
@@ -362,15 +486,18 @@ def spec_from_dict(d: Dict) -> 'ArchSpec':
     if not isinstance(stages_d, list):
         raise SpecError(f'{where}: stages must be a list, got {type(stages_d).__name__}')
     n = info['num_stages']
-    if len(stages_d) != n:
+    if n is None and not stages_d:
+        raise SpecError(f'{where}: a {family} spec needs at least 1 stage, got 0')
+    if n is not None and len(stages_d) != n:
         raise SpecError(f'{where}: a {family} spec needs {n} stages, got {len(stages_d)}'
                         + (f' (missing stage {len(stages_d)})' if len(stages_d) < n else ''))
+    stage_keys = ('out_channels', 'stride', 'dilation', 'blocks') + (('act', ) if family == 'mbv3' else ())
     stages = []
     for s, sd in enumerate(stages_d):
         sw = _where(name, s)
         if not isinstance(sd, dict):
             raise SpecError(f'{sw}: must be a mapping with out_channels, stride, blocks; got {sd!r}')
-        _check_keys(sd, ('out_channels', 'stride', 'dilation', 'blocks'), sw)
+        _check_keys(sd, stage_keys, sw)
         for key in ('out_channels', 'stride', 'blocks'):
             if key not in sd:
                 raise SpecError(f'{sw}: missing field {key!r}')
@@ -379,6 +506,9 @@ def spec_from_dict(d: Dict) -> 'ArchSpec':
         if stride not in ALLOWED_STRIDES:
             raise SpecError(f'{sw}: stride {stride!r} not allowed; allowed: {list(ALLOWED_STRIDES)}')
         dilation = _positive_int(sd.get('dilation', 1), 'dilation', sw)
+        stage_act = sd.get('act')
+        if stage_act is not None and stage_act not in info['acts']:
+            raise SpecError(f"{sw}: activation {stage_act!r} not allowed; a {family} spec allows {list(info['acts'])}")
         blocks = sd['blocks']
         if not isinstance(blocks, list) or not blocks:
             raise SpecError(f'{sw}: blocks must be a non-empty list of tokens, got {blocks!r}')
@@ -397,7 +527,7 @@ def spec_from_dict(d: Dict) -> 'ArchSpec':
             if len({b.token for b in cands}) != len(cands):
                 raise SpecError(f'{lw}: duplicate candidates in {[b.token for b in cands]}')
             layers.append(tuple(cands))
-        stages.append(Stage(out_ch, stride, layers, dilation))
+        stages.append(Stage(out_ch, stride, layers, dilation, stage_act))
 
     head = d.get('head')
     if head is not None:
@@ -408,13 +538,41 @@ def spec_from_dict(d: Dict) -> 'ArchSpec':
             raise SpecError(f"{where}: head: missing field 'out_channels'")
         _positive_int(head['out_channels'], 'out_channels', f'{where}: head')
         head = dict(head)
-        if family != 'mbv2':
-            raise SpecError(f'{where}: a head conv is only defined for mbv2 specs')
+        if not info['head']:
+            heads = [f for f, v in FAMILIES.items() if v['head']]
+            raise SpecError(f'{where}: a head conv is only defined for {heads} specs, not {family}')
     spec = ArchSpec(family=family, stem=stem, stages=stages, head=head, name=name,
                     block_type=block_type, act=act, in_channels=in_channels,
-                    extra=copy.deepcopy(d.get('extra') or {}))
+                    extra=copy.deepcopy(d.get('extra') or {}), se=se, classifier=classifier)
     validate(spec)
     return spec
+
+
+def _parse_se(se, family: str, where: str) -> Optional[Dict]:
+    """The normalised squeeze-excitation rule of a spec: every field present (mbv3), else None."""
+    if family != 'mbv3':
+        if se is not None:
+            raise SpecError(f"{where}: field 'se' is only defined for mbv3 specs, not {family}")
+        return None
+    sw = f'{where}: se'
+    if se is None:
+        se = {}
+    if not isinstance(se, dict):
+        raise SpecError(f'{sw}: must be a mapping with fields {sorted(SE_DEFAULTS)}, got {se!r}')
+    _check_keys(se, tuple(SE_DEFAULTS), sw)
+    out = dict(SE_DEFAULTS, **se)
+    ratio = out['ratio']
+    if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not 0 < ratio <= 1:
+        raise SpecError(f'{sw}: ratio must be a number in (0, 1], got {ratio!r}')
+    if out['of'] not in SE_BASES:
+        raise SpecError(f"{sw}: of {out['of']!r} not allowed; allowed: {list(SE_BASES)} (the block's "
+                        'hidden width, MobileNetV3, or its input width, EfficientNet)')
+    _positive_int(out['divisor'], 'divisor', sw)
+    if out['act'] not in FAMILIES[family]['acts']:
+        raise SpecError(f"{sw}: activation {out['act']!r} not allowed; allowed: {list(FAMILIES[family]['acts'])}")
+    if out['gate'] not in SE_GATES:
+        raise SpecError(f"{sw}: gate {out['gate']!r} not allowed; allowed: {list(SE_GATES)}")
+    return out
 
 
 def validate(spec: ArchSpec) -> None:

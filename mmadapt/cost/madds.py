@@ -2,8 +2,10 @@
 
 MAdds are defined as in the papers: the multiply-adds of convolution (including depthwise, grouped
 and transposed convolutions) and linear layers, per image; biases, normalisation, activations,
-pooling and element-wise additions are not counted. Parameters are all learnable parameters
-(convolution weights and BN affine parameters; BN running statistics are buffers, not parameters).
+pooling and element-wise additions are not counted. The two 1x1 convs of a squeeze-excitation are
+counted (on their 1x1 input: ``2 * channels * squeeze_channels``), its pooling and scaling are not.
+Parameters are all learnable parameters (convolution weights and biases, BN affine parameters; BN
+running statistics are buffers, not parameters).
 
 Two ways to count that must agree (and are tested against each other and against mmengine's
 traced counter): analytically from a spec at an input size (:func:`spec_cost`, used for the lookup
@@ -36,6 +38,11 @@ def conv_bn_params(in_channels: int, out_channels: int, kernel: int, groups: int
     return out_channels * (in_channels // groups) * kernel * kernel + 2 * out_channels
 
 
+def se_cost(channels: int, squeeze_channels: int) -> Tuple[int, int]:
+    """MAdds and params of a squeeze-excitation: two 1x1 convs with bias on a 1x1 map."""
+    return 2 * channels * squeeze_channels, 2 * channels * squeeze_channels + channels + squeeze_channels
+
+
 def block_cost(block: Block, info: LayerInfo, spec: ArchSpec, in_hw: Tuple[int, int]
                ) -> Tuple[int, int, Tuple[int, int]]:
     """MAdds, params and output size of one candidate block of a resolved layer.
@@ -52,12 +59,22 @@ def block_cost(block: Block, info: LayerInfo, spec: ArchSpec, in_hw: Tuple[int, 
     cin, cout, k = info.in_channels, info.out_channels, block.kernel
     hidden = info.hidden(block, spec.block_type)
     madds = params = 0
-    if hidden > 0 and block.kind == 'mbconv':
+    if block.kind == 'separable':
+        madds += conv_madds(cin, cin, k, out_hw, groups=cin)
+        params += conv_bn_params(cin, cin, k, groups=cin)
+        madds += conv_madds(cin, cout, 1, out_hw)
+        params += conv_bn_params(cin, cout, 1)
+    elif hidden > 0 and block.kind == 'mbconv':
         if block.hidden is not None or block.expansion != 1:
             madds += conv_madds(cin, hidden, 1, in_hw)
             params += conv_bn_params(cin, hidden, 1)
         madds += conv_madds(hidden, hidden, k, out_hw, groups=hidden)
         params += conv_bn_params(hidden, hidden, k, groups=hidden)
+        se = spec.se_channels(info, block)
+        if se:
+            m, p = se_cost(hidden, se)
+            madds += m
+            params += p
         madds += conv_madds(hidden, cout, 1, out_hw)
         params += conv_bn_params(hidden, cout, 1)
     elif hidden > 0 and spec.block_type == 'basic':
@@ -186,6 +203,66 @@ def spec_cost(spec, input_hw: Tuple[int, int], out_indices: Optional[Sequence[in
         cost.head_madds = conv_madds(out_ch, spec.head['out_channels'], 1, hw)
         cost.head_params = conv_bn_params(out_ch, spec.head['out_channels'], 1)
     return cost
+
+
+@dataclass
+class ClassifierCost:
+    """Cost of a spec's backbone with its family's ImageNet-style classifier (see :func:`classifier_cost`)."""
+    backbone: SpecCost
+    num_classes: int
+    in_features: int  # width entering the classifier (head conv or last stage)
+    hidden: Optional[int]  # width of the classifier's hidden layer (MobileNetV3), else None
+    classifier_madds: int
+    classifier_params: int
+
+    @property
+    def madds(self) -> int:
+        return self.backbone.madds + self.classifier_madds
+
+    @property
+    def params(self) -> int:
+        return self.backbone.params + self.classifier_params
+
+    def describe(self) -> str:
+        """The classifier in words, e.g. ``global pool, FC 1280 -> 1000``."""
+        if self.hidden is None:
+            return f'global pool, FC {self.in_features} -> {self.num_classes}'
+        return (f'global pool, 1x1 conv {self.in_features} -> {self.hidden} with bias and activation, '
+                f'FC {self.hidden} -> {self.num_classes}')
+
+
+def classifier_cost(spec, num_classes: int = 1000, input_hw: Tuple[int, int] = (224, 224)) -> ClassifierCost:
+    """MAdds and params of a derived spec with its family's classifier, as the papers count them.
+
+    The classifier is a global average pool and an FC layer (with bias) from the head conv (or the
+    last stage) to ``num_classes``; where the spec names a hidden layer (``classifier: {hidden: n}``,
+    MobileNetV3), a 1x1 conv with bias to ``n`` channels and its activation come before the FC.
+
+    Args:
+        spec: a derived spec, name, path or dict.
+        num_classes: classes of the FC layer (1000 for the ImageNet figures of the papers).
+        input_hw: image size (H, W).
+    Raises:
+        ValueError: the spec has searchable layers (count a path of it instead), or ``num_classes`` < 1.
+    """
+    spec = load_spec(spec)
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
+        raise ValueError(f'num_classes must be a positive integer, got {num_classes!r}')
+    if not spec.is_derived:
+        raise ValueError(f'spec {spec.name!r} has searchable layers; count a derived spec '
+                         '(mmadapt.arch.path_spec / derive_spec)')
+    backbone = spec_cost(spec, input_hw)
+    width = spec.head['out_channels'] if spec.head is not None else spec.stage_out_channels()[-1]
+    hidden = (spec.classifier or {}).get('hidden')
+    madds = params = 0
+    fc_in = width
+    if hidden is not None:
+        madds += width * hidden
+        params += width * hidden + hidden
+        fc_in = hidden
+    madds += fc_in * num_classes
+    params += fc_in * num_classes + num_classes
+    return ClassifierCost(backbone, num_classes, width, hidden, madds, params)
 
 
 def expected_madds(cost: SpecCost, probs: Sequence[torch.Tensor]) -> torch.Tensor:

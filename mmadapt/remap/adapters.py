@@ -3,14 +3,23 @@
 Formats (detected from the keys, or named):
 
 * ``'mmadapt'``: checkpoints of mmadapt's own derived backbones (``stem.*``, ``stages.*``, ``head.*``);
-* ``'torchvision'``: ``mobilenet_v2``, ``resnet18``, ``resnet50`` (``features.*`` / ``layer1.*``); timm's
-  ResNets use the same names and load as this format;
+* ``'torchvision'``: ``mobilenet_v2``, ``resnet18``, ``resnet50`` (``features.*`` / ``layer1.*``),
+  ``mobilenet_v3_large`` / ``_small`` (``features.g.block.i.*``); timm's ResNets use the same names
+  and load as this format;
 * ``'timm'``: timm's EfficientNet-builder models (``mobilenetv2_100``, ``fbnetc_100``, ``mnasnet_100``,
-  ``spnasnet_100``: ``conv_stem``, ``blocks.s.j.conv_pw`` ...);
+  ``spnasnet_100``, ``mobilenetv1_100``, ``mobilenetv3_large_100`` / ``_small_100``,
+  ``efficientnet_b0``: ``conv_stem``, ``blocks.s.j.conv_pw``, ``blocks.s.j.se.conv_reduce`` ...);
 * ``'mmpretrain'``: mmpretrain (and mmseg / mmpose) ``MobileNetV2`` and ``ResNet`` backbones
   (``backbone.layer1.0.conv.0.conv.weight``);
 * ``'mmdet'``: mmdet's ``MobileNetV2`` (``backbone.layer1.0.depthwise_conv.conv.weight``); mmdet's
   ResNet has mmpretrain's names.
+
+The mbv1 and mbv3 families load from the ``'timm'``, ``'torchvision'`` (mbv3) and ``'mmadapt'``
+formats. timm's MobileNetV3 keeps the head conv as its last block stage (``blocks.S.0.conv``) and a
+hidden classifier layer in ``conv_head``, EfficientNet has the head conv in ``conv_head`` / ``bn2``:
+the spec tells them apart by its ``classifier: {hidden: n}`` field (MobileNetV3's hidden layer).
+torchvision's MobileNetV3 uses BN with ``eps=1e-3``; build the backbone with
+``norm_cfg=dict(type='BN', eps=1e-3)`` to compute exactly its function.
 
 Each key of the spec backbone is looked up under its name in the format. A tensor of the wrong
 shape stops the conversion with an error naming the layer and both shapes; checkpoint keys that map
@@ -139,6 +148,8 @@ def foreign_key(fmt: str, spec: ArchSpec, key: str, indices=None, prefix: str = 
     parts = key.split('.')
     if fmt == 'mmadapt':
         return prefix + key
+    if spec.family in ('mbv1', 'mbv3'):
+        return _mobilenet_key(fmt, spec, parts, indices, prefix)
     mbv2 = spec.family == 'mbv2'
     if parts[0] in ('stem', 'head'):
         module, rest = parts[1], '.'.join(parts[2:])
@@ -197,6 +208,59 @@ def foreign_key(fmt: str, spec: ArchSpec, key: str, indices=None, prefix: str = 
     raise SeedFormatError(f'unknown seed format {fmt!r}; allowed: {list(FORMATS)}')
 
 
+_NEW_FAMILY_FORMATS = {'mbv1': ('mmadapt', 'timm'), 'mbv3': ('mmadapt', 'timm', 'torchvision')}
+
+
+def _mobilenet_key(fmt: str, spec: ArchSpec, parts: List[str], indices, prefix: str) -> Optional[str]:
+    """:func:`foreign_key` for the mbv1 (MobileNetV1) and mbv3 (MobileNetV3, EfficientNet) families."""
+    allowed = _NEW_FAMILY_FORMATS[spec.family]
+    if fmt not in allowed:
+        raise SeedFormatError(f'seed format {fmt!r} has no names for {spec.family} specs; allowed: {list(allowed)}')
+    if parts[0] in ('stem', 'head'):
+        module, rest = parts[1], '.'.join(parts[2:])
+        i = 0 if module == 'conv' else 1
+        if parts[0] == 'stem':
+            names = ('features.0.0', 'features.0.1') if fmt == 'torchvision' else ('conv_stem', 'bn1')
+        elif fmt == 'torchvision':
+            n = len(indices) + 1
+            names = (f'features.{n}.0', f'features.{n}.1')
+        elif (spec.classifier or {}).get('hidden'):  # timm's MobileNetV3 class: head conv in the blocks
+            names = (f'blocks.{len(spec.stages)}.0.conv', f'blocks.{len(spec.stages)}.0.bn1')
+        else:  # timm's EfficientNet class
+            names = ('conv_head', 'bn2')
+        return prefix + f'{names[i]}.{rest}'
+    if parts[0] != 'stages':
+        return None
+    s, j, unit, module = int(parts[1]), int(parts[2]), parts[3], parts[4]
+    if (s, j) not in indices:
+        return None
+    bj, g = indices[(s, j)]
+    rest = '.'.join(parts[5:])
+    is_conv = module == 'conv'
+    info = next(i for i in spec.layers() if (i.stage, i.layer) == (s, j))
+    block = info.candidates[0]
+    if block.kind == 'separable':  # timm's DepthwiseSeparableConv with pw_act ('dsa' blocks)
+        names = {'depthwise_conv': ('conv_dw', 'bn1'), 'pointwise_conv': ('conv_pw', 'bn2')}
+        return prefix + f'blocks.{s}.{bj}.{names[unit][0 if is_conv else 1]}.{rest}'
+    expand = block.hidden is not None or block.expansion != 1
+    se_rest = '.'.join(parts[4:])  # e.g. conv_reduce.weight
+    if fmt == 'torchvision':
+        order = ((['expand_conv'] if expand else []) + ['depthwise_conv'] + (['se'] if block.se else [])
+                 + ['linear_conv'])
+        if unit == 'se':
+            fc = {'conv_reduce': 'fc1', 'conv_expand': 'fc2'}[module]
+            return prefix + f"features.{g}.block.{order.index('se')}.{fc}.{rest}"
+        return prefix + f'features.{g}.block.{order.index(unit)}.{0 if is_conv else 1}.{rest}'
+    if unit == 'se':
+        return prefix + f'blocks.{s}.{bj}.se.{se_rest}'
+    if expand:  # timm's InvertedResidual
+        names = {'expand_conv': ('conv_pw', 'bn1'), 'depthwise_conv': ('conv_dw', 'bn2'),
+                 'linear_conv': ('conv_pwl', 'bn3')}
+    else:  # timm's DepthwiseSeparableConv
+        names = {'depthwise_conv': ('conv_dw', 'bn1'), 'linear_conv': ('conv_pw', 'bn2')}
+    return prefix + f'blocks.{s}.{bj}.{names[unit][0 if is_conv else 1]}.{rest}'
+
+
 def convert_seed(state: Dict[str, torch.Tensor], spec, template: Dict[str, torch.Tensor],
                  fmt: str = 'auto', prefix: Optional[str] = None) -> Tuple[Dict[str, torch.Tensor], SeedReport]:
     """Rename a seed state dict into mmadapt's names for ``spec``.
@@ -249,10 +313,9 @@ def convert_seed(state: Dict[str, torch.Tensor], spec, template: Dict[str, torch
 
 def seed_template(spec) -> Dict[str, torch.Tensor]:
     """State dict (keys and shapes) of the whole derived backbone of ``spec``, head conv included."""
-    from mmadapt.models.backbones import DerivedMobileNetV2, DerivedResNet
+    from mmadapt.models.backbones import derived_backbone_class
     spec = load_spec(spec)
-    cls = DerivedMobileNetV2 if spec.family == 'mbv2' else DerivedResNet
-    return cls(spec=spec, init_cfg=[]).state_dict()
+    return derived_backbone_class(spec.family)(spec=spec, init_cfg=[]).state_dict()
 
 
 def load_seed(checkpoint, spec, fmt: str = 'auto', prefix: Optional[str] = None

@@ -16,9 +16,9 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 def _derived(spec, **kwargs):
+    from mmadapt.models.backbones import derived_backbone_class
     spec = load_spec(spec)
-    cls = DerivedMobileNetV2 if spec.family == 'mbv2' else DerivedResNet
-    return cls(spec=spec, **kwargs)
+    return derived_backbone_class(spec.family)(spec=spec, **kwargs)
 
 
 def _super(spec, **kwargs):

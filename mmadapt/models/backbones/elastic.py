@@ -124,11 +124,15 @@ class ChannelScale(ChannelModulation):
 
 # -- functional slices of one conv unit (conv + norm + activation) ---------------------------------
 def elastic_conv(conv: nn.Conv2d, x: torch.Tensor, out_channels: Optional[int],
-                 kernel: Optional[int] = None) -> torch.Tensor:
+                 kernel: Optional[int] = None, contiguous: bool = True) -> torch.Tensor:
     """Run the leading ``out_channels`` filters of ``conv`` on the channels of ``x``.
 
     A depthwise conv (groups == its channels) runs as many channels as ``x`` has; ``kernel`` crops
-    the centre of the weights. Weights are views of the max weights.
+    the centre of the weights. The weights are views of the max weights, so gradients land in the
+    shared parameters. A view that is not contiguous (fewer input channels, a cropped kernel) is
+    handed to the conv as a transient contiguous copy when ``contiguous``: PyTorch's CPU convolutions
+    run strided weights on a slow path (a 1x1 conv measured 2x slower than copy + conv), so the
+    copy of the active slice is the cheaper way (see ``benchmarks/elastic_costs.py``).
     """
     w = conv.weight
     cin = x.shape[1]
@@ -142,6 +146,8 @@ def elastic_conv(conv: nn.Conv2d, x: torch.Tensor, out_channels: Optional[int],
     if kernel is not None and kernel != k:
         o = (k - kernel) // 2
         w, k = w[..., o:o + kernel, o:o + kernel], kernel
+    if contiguous and not w.is_contiguous():
+        w = w.contiguous()
     dilation = conv.dilation[0]
     bias = None if conv.bias is None else conv.bias[:w.shape[0]]
     return F.conv2d(x, w, bias, conv.stride, dilation * (k - 1) // 2, conv.dilation, groups)
@@ -177,12 +183,13 @@ def elastic_norm(norm: nn.Module, y: torch.Tensor) -> torch.Tensor:
 class _Run:
     """One forward pass: runs units and blocks and applies the installed modulations."""
 
-    def __init__(self, modulations: Sequence[ChannelModulation]):
+    def __init__(self, modulations: Sequence[ChannelModulation], contiguous: bool = True):
         self.modulations = modulations
+        self.contiguous = contiguous
 
     def unit(self, name: str, unit: nn.Module, x: torch.Tensor, out_channels: Optional[int],
              kernel: Optional[int] = None) -> torch.Tensor:
-        y = elastic_conv(unit.conv, x, out_channels, kernel)
+        y = elastic_conv(unit.conv, x, out_channels, kernel, self.contiguous)
         if unit.with_norm:
             y = elastic_norm(unit.norm, y)
         if unit.with_activation:
@@ -252,6 +259,7 @@ class ElasticBackbone(SpecBackbone):
         Other arguments: as :class:`SpecBackbone`.
     """
     derived_type = 'mmadapt.DerivedMobileNetV2'
+    contiguous_slices = True  # see elastic_conv; False runs the convs on the strided views
 
     def __init__(self, spec=None, out_indices: Sequence[int] = None, frozen_stages: int = -1,
                  norm_cfg: Optional[dict] = None, act_cfg: Optional[dict] = None, norm_eval: bool = False,
@@ -348,7 +356,7 @@ class ElasticBackbone(SpecBackbone):
 
     # -- forward --------------------------------------------------------------------------------
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
-        run = _Run(self._modulations)
+        run = _Run(self._modulations, self.contiguous_slices)
         sub = self._subnet
         x = run.unit('stem', self.stem, x, sub.stem['out_channels'])
         if self.stem_pool is not None:

@@ -1,16 +1,36 @@
-"""Blocks that specs are built from: MBConv, ResNet basic / bottleneck blocks, skip, search layers.
+"""Blocks that specs are built from: MBConv (with optional squeeze-excitation), ResNet basic /
+bottleneck blocks, MobileNetV1's depthwise-separable block, skip, search layers.
 
 Every block is a plain module of static convolutions. The search machinery (several candidates and
-their mixture) lives only in :class:`SearchLayer`, so a derived network holds none of it.
+their mixture) lives only in :class:`SearchLayer`, so a derived network holds none of it. Child
+names are part of the state-dict keys (and of the weight-sharing modules that slice them by name):
+``expand_conv`` / ``depthwise_conv`` / ``se`` (``conv_reduce``, ``conv_expand``) / ``linear_conv``,
+``depthwise_conv`` / ``pointwise_conv``, ``conv1`` .. ``conv3`` / ``downsample``.
 """
 from typing import List, Optional, Sequence
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from mmcv.cnn import ConvModule
+from mmcv.cnn import ConvModule, build_activation_layer
 
 from mmadapt.arch import ArchSpec, Block, LayerInfo
+
+# spec activation names -> mmcv activation configs (HSwish and SiLU are torch's Hardswish and SiLU)
+ACTIVATIONS = {
+    'relu': dict(type='ReLU'),
+    'relu6': dict(type='ReLU6'),
+    'hswish': dict(type='HSwish'),
+    'swish': dict(type='SiLU'),
+}
+SE_GATES = {'hsigmoid': nn.Hardsigmoid, 'sigmoid': nn.Sigmoid}
+
+
+def act_cfg_for(name: str) -> dict:
+    """The mmcv activation config of a spec activation name (``'relu'``, ``'hswish'``...)."""
+    if name not in ACTIVATIONS:
+        raise ValueError(f'unknown activation {name!r}; allowed: {sorted(ACTIVATIONS)}')
+    return dict(ACTIVATIONS[name])
 
 
 def match_width(x: torch.Tensor, channels: int) -> torch.Tensor:
@@ -33,8 +53,42 @@ class Skip(nn.Module):
         return 'skip'
 
 
+class SqueezeExcitation(nn.Module):
+    """Squeeze-excitation (Hu et al.; MobileNetV3 Sec. 5.3): ``x * gate(conv_expand(act(conv_reduce(pool(x)))))``.
+
+    Args:
+        channels: width of the input (N, channels, H, W) and of the scale.
+        squeeze_channels: width between the two 1x1 convs (both with bias).
+        act_cfg: activation between the convs (mmcv config). gate: ``'hsigmoid'`` (MobileNetV3,
+            ``relu6(x + 3) / 6``) or ``'sigmoid'`` (EfficientNet).
+    """
+
+    def __init__(self, channels: int, squeeze_channels: int, act_cfg: Optional[dict] = None,
+                 gate: str = 'hsigmoid'):
+        super().__init__()
+        if gate not in SE_GATES:
+            raise ValueError(f'gate must be one of {sorted(SE_GATES)}, got {gate!r}')
+        if channels < 1 or squeeze_channels < 1:
+            raise ValueError(f'SE widths must be positive, got {channels} -> {squeeze_channels}')
+        self.channels, self.squeeze_channels, self.gate_type = channels, squeeze_channels, gate
+        self.conv_reduce = nn.Conv2d(channels, squeeze_channels, 1, bias=True)
+        self.act = build_activation_layer(dict(act_cfg or dict(type='ReLU')))
+        self.conv_expand = nn.Conv2d(squeeze_channels, channels, 1, bias=True)
+        self.gate = SE_GATES[gate]()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        scale = x.mean((2, 3), keepdim=True)
+        scale = self.gate(self.conv_expand(self.act(self.conv_reduce(scale))))
+        return x * scale
+
+    def extra_repr(self) -> str:
+        return f'{self.channels}->{self.squeeze_channels}->{self.channels}, gate={self.gate_type}'
+
+
 class MBConv(nn.Module):
-    """MobileNetV2 inverted residual: [1x1 expand] -> k x k depthwise -> 1x1 linear projection.
+    """Inverted residual: [1x1 expand] -> k x k depthwise -> [squeeze-excitation] -> 1x1 linear projection.
+
+    MobileNetV2's block, and MobileNetV3's / EfficientNet's with ``se_channels > 0``.
 
     Args:
         in_channels / out_channels: widths of input and output.
@@ -42,12 +96,16 @@ class MBConv(nn.Module):
         hidden: width of the depthwise conv; 0 bypasses the body (the output is the shortcut).
         expand: whether there is a 1x1 expansion conv (without it, ``hidden == in_channels``).
         shortcut: add the input, zero-padded / cut to ``out_channels`` if widths differ.
+        act_cfg: activation after the expansion and the depthwise conv.
+        se_channels: width of the squeeze-excitation after the depthwise conv (0: none).
+        se_act_cfg / se_gate: activation and gate of the squeeze-excitation.
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel: int, stride: int = 1,
                  dilation: int = 1, hidden: Optional[int] = None, expand: bool = True,
                  shortcut: bool = False, norm_cfg: Optional[dict] = None, act_cfg: Optional[dict] = None,
-                 token: str = ''):
+                 token: str = '', se_channels: int = 0, se_act_cfg: Optional[dict] = None,
+                 se_gate: str = 'hsigmoid'):
         super().__init__()
         norm_cfg = norm_cfg or dict(type='BN')
         act_cfg = act_cfg or dict(type='ReLU6')
@@ -59,6 +117,7 @@ class MBConv(nn.Module):
         self.kernel, self.stride, self.dilation = kernel, stride, dilation
         self.shortcut = shortcut
         self.token = token
+        self.se = None
         if hidden == 0:
             if not shortcut:
                 raise ValueError('a bypassed MBConv (hidden 0) needs a shortcut')
@@ -69,13 +128,18 @@ class MBConv(nn.Module):
         self.depthwise_conv = ConvModule(hidden, hidden, kernel, stride=stride,
                                          padding=dilation * (kernel - 1) // 2, dilation=dilation,
                                          groups=hidden, norm_cfg=norm_cfg, act_cfg=act_cfg)
+        if se_channels > 0:
+            self.se = SqueezeExcitation(hidden, se_channels, act_cfg=se_act_cfg, gate=se_gate)
         self.linear_conv = ConvModule(hidden, out_channels, 1, norm_cfg=norm_cfg, act_cfg=None)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.linear_conv is None:
             return match_width(x, self.out_channels)
         y = x if self.expand_conv is None else self.expand_conv(x)
-        y = self.linear_conv(self.depthwise_conv(y))
+        y = self.depthwise_conv(y)
+        if self.se is not None:
+            y = self.se(y)
+        y = self.linear_conv(y)
         if self.shortcut:
             y = y + match_width(x, self.out_channels)
         return y
@@ -83,6 +147,35 @@ class MBConv(nn.Module):
     def extra_repr(self) -> str:
         return (f'{self.token or "mbconv"}: {self.in_channels}->{self.hidden}->{self.out_channels}, '
                 f'stride={self.stride}, dilation={self.dilation}, shortcut={self.shortcut}')
+
+
+class DepthwiseSeparable(nn.Module):
+    """MobileNetV1's block: k x k depthwise conv + BN + act, 1x1 pointwise conv + BN + act; no shortcut.
+
+    Args:
+        in_channels / out_channels: widths of input (and of the depthwise conv) and output.
+        kernel / stride / dilation: of the depthwise conv.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel: int = 3, stride: int = 1,
+                 dilation: int = 1, norm_cfg: Optional[dict] = None, act_cfg: Optional[dict] = None,
+                 token: str = ''):
+        super().__init__()
+        norm_cfg = norm_cfg or dict(type='BN')
+        act_cfg = act_cfg or dict(type='ReLU')
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.kernel, self.stride, self.dilation, self.token = kernel, stride, dilation, token
+        self.depthwise_conv = ConvModule(in_channels, in_channels, kernel, stride=stride,
+                                         padding=dilation * (kernel - 1) // 2, dilation=dilation,
+                                         groups=in_channels, norm_cfg=norm_cfg, act_cfg=act_cfg)
+        self.pointwise_conv = ConvModule(in_channels, out_channels, 1, norm_cfg=norm_cfg, act_cfg=act_cfg)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pointwise_conv(self.depthwise_conv(x))
+
+    def extra_repr(self) -> str:
+        return (f'{self.token or "separable"}: {self.in_channels}->{self.out_channels}, '
+                f'stride={self.stride}, dilation={self.dilation}')
 
 
 class ResBlock(nn.Module):
@@ -142,17 +235,30 @@ class ResBlock(nn.Module):
 
 def build_block(block: Block, info: LayerInfo, spec: ArchSpec, norm_cfg: Optional[dict] = None,
                 act_cfg: Optional[dict] = None) -> nn.Module:
-    """Build the module of one block of a resolved layer (see :meth:`ArchSpec.layers`)."""
+    """Build the module of one block of a resolved layer (see :meth:`ArchSpec.layers`).
+
+    ``act_cfg`` (default: the spec's activation) is used unless the layer's stage sets its own
+    activation (mbv3 specs), which always wins.
+    """
     if block.is_skip:
         return Skip()
     hidden = info.hidden(block, spec.block_type)
-    if act_cfg is None:
-        act_cfg = dict(type='ReLU6' if spec.act == 'relu6' else 'ReLU')
+    stage_act = spec.stages[info.stage].act
+    if stage_act is not None:
+        act_cfg = act_cfg_for(stage_act)
+    elif act_cfg is None:
+        act_cfg = act_cfg_for(spec.act)
+    if block.kind == 'separable':
+        return DepthwiseSeparable(info.in_channels, info.out_channels, block.kernel, stride=info.stride,
+                                  dilation=info.dilation, norm_cfg=norm_cfg, act_cfg=act_cfg, token=block.token)
     if block.kind == 'mbconv':
         expand = block.hidden is not None or block.expansion != 1
+        se_channels = spec.se_channels(info, block)
+        se_kwargs = dict(se_act_cfg=act_cfg_for(spec.se['act']), se_gate=spec.se['gate']) if se_channels else {}
         return MBConv(info.in_channels, info.out_channels, block.kernel, stride=info.stride,
                       dilation=info.dilation, hidden=hidden, expand=expand, shortcut=info.has_shortcut(),
-                      norm_cfg=norm_cfg, act_cfg=act_cfg, token=block.token)
+                      norm_cfg=norm_cfg, act_cfg=act_cfg, token=block.token, se_channels=se_channels,
+                      **se_kwargs)
     shortcut = 'identity' if info.has_shortcut() else 'conv'
     return ResBlock(spec.block_type, info.in_channels, info.out_channels, kernel=block.kernel,
                     groups=block.groups, hidden=hidden, stride=info.stride, dilation=info.dilation,

@@ -1,8 +1,9 @@
 """Backbones built from architecture specs: the derived (static) ones and the shared base.
 
 Output indices follow mmdet's and mmpretrain's conventions: for MobileNetV2-like specs 0-6 are the
-seven stages and 7 the final 1x1 conv (the spec's ``head``); for ResNets 0-3 are the four stages.
-Stages after the last requested output are not built, so no parameter goes unused.
+seven stages and 7 the final 1x1 conv (the spec's ``head``); for ResNets 0-3 are the four stages;
+for MobileNetV1 0-4 the five stages; for MobileNetV3 / EfficientNet specs 0..S-1 the S stages and S
+the head conv. Stages after the last requested output are not built, so no parameter goes unused.
 """
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
@@ -14,13 +15,13 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmadapt.arch import ArchSpec, load_spec
 from mmadapt.registry import MODELS
-from .ops import build_block
+from .ops import act_cfg_for, build_block
 
 DEFAULT_INIT = [
     dict(type='Kaiming', layer='Conv2d'),
     dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm'])
 ]
-DEFAULT_SPECS = {'mbv2': 'mobilenet_v2', 'resnet': 'resnet50'}
+DEFAULT_SPECS = {'mbv2': 'mobilenet_v2', 'resnet': 'resnet50', 'mbv1': 'mobilenet_v1', 'mbv3': 'mobilenet_v3_large'}
 
 
 class SpecBackbone(BaseModule):
@@ -31,7 +32,9 @@ class SpecBackbone(BaseModule):
         out_indices: which outputs to return (see the module docstring).
         frozen_stages: stages to freeze (-1: none; 0: the stem; k: the stem and stages 0..k-1).
         norm_cfg: norm layer config. norm_eval: keep norm layers in eval mode while training.
-        act_cfg: activation config; default from the spec (``ReLU6`` or ``ReLU``).
+        act_cfg: activation config of the stem, the head and every stage without an activation of
+            its own; default from the spec (``ReLU6``, ``ReLU``, ``HSwish``, ``SiLU``). A stage's own
+            activation (mbv3 specs) is always honoured.
     """
     family = 'mbv2'
     searchable = False  # whether layers may hold several candidates
@@ -47,10 +50,12 @@ class SpecBackbone(BaseModule):
             raise ValueError(f'{type(self).__name__} builds {self.family} specs; spec {self.spec.name!r} '
                              f'is a {self.spec.family} spec')
         if not self.searchable and not self.spec.is_derived:
-            raise ValueError(f'spec {self.spec.name!r} has searchable layers; build it with '
-                             f'{self.super_type}, or derive a spec first (mmadapt.arch.derive_spec)')
+            build = (f'build it with {self.super_type}, or derive' if self.super_type else
+                     f'no super-backbone builds {self.family} specs yet; derive')
+            raise ValueError(f'spec {self.spec.name!r} has searchable layers; {build} a spec first '
+                             '(mmadapt.arch.derive_spec)')
         num_stages = len(self.spec.stages)
-        max_index = num_stages if (self.family == 'mbv2' and self.spec.head is not None) else num_stages - 1
+        max_index = num_stages if self.spec.head is not None else num_stages - 1
         if out_indices is None:
             out_indices = (max_index, )
         out_indices = tuple(out_indices)
@@ -63,7 +68,7 @@ class SpecBackbone(BaseModule):
         self.out_indices = out_indices
         self.frozen_stages = frozen_stages
         self.norm_cfg = norm_cfg or dict(type='BN', requires_grad=True)
-        self.act_cfg = act_cfg or dict(type='ReLU6' if self.spec.act == 'relu6' else 'ReLU')
+        self.act_cfg = act_cfg or act_cfg_for(self.spec.act)
         self.norm_eval = norm_eval
         last = max(out_indices)
 
@@ -190,3 +195,55 @@ class DerivedResNet(DerivedMobileNetV2):
     """
     family = 'resnet'
     super_type = 'mmadapt.SuperResNet'
+
+
+@MODELS.register_module()
+class DerivedMobileNetV1(SpecBackbone):
+    """MobileNetV1 built from a derived ``mbv1`` spec: a stem conv and five stages of depthwise-separable
+    blocks (:class:`~mmadapt.models.backbones.ops.DepthwiseSeparable`).
+
+    With no ``spec`` it is MobileNetV1 1.0 (timm's ``mobilenetv1_100`` without the classifier).
+
+    Example:
+        >>> backbone = DerivedMobileNetV1(out_indices=(1, 2, 3, 4))
+        >>> backbone.out_channels, backbone.out_strides
+        ((128, 256, 512, 1024), (4, 8, 16, 32))
+    """
+    family = 'mbv1'
+    super_type = None
+
+    def _build_stage(self, infos) -> nn.Module:
+        return nn.Sequential(*[self._build_block(info.candidates[0], info) for info in infos])
+
+
+@MODELS.register_module()
+class DerivedMobileNetV3(SpecBackbone):
+    """MobileNetV3 / EfficientNet built from a derived ``mbv3`` spec: MBConv blocks with optional
+    squeeze-excitation and stage-specific activations, and the head conv.
+
+    With no ``spec`` it is MobileNetV3-Large 1.0 (timm's ``mobilenetv3_large_100`` up to its 960-wide
+    head conv, torchvision's ``mobilenet_v3_large().features``); ``'mobilenet_v3_small'`` and
+    ``'efficientnet_b0'`` are the other seeds. torchvision's MobileNetV3 uses BN with ``eps=1e-3``:
+    build with ``norm_cfg=dict(type='BN', eps=1e-3)`` to compute exactly its function.
+
+    Example:
+        >>> backbone = DerivedMobileNetV3(out_indices=(2, 4, 6))
+        >>> backbone.out_channels, backbone.out_strides
+        ((40, 112, 960), (8, 16, 32))
+    """
+    family = 'mbv3'
+    super_type = None
+
+    def _build_stage(self, infos) -> nn.Module:
+        return nn.Sequential(*[self._build_block(info.candidates[0], info) for info in infos])
+
+
+DERIVED_BACKBONES = {'mbv2': DerivedMobileNetV2, 'resnet': DerivedResNet, 'mbv1': DerivedMobileNetV1,
+                     'mbv3': DerivedMobileNetV3}
+
+
+def derived_backbone_class(family: str) -> type:
+    """The derived-backbone class that builds ``family`` specs (``'mbv2'`` -> DerivedMobileNetV2, ...)."""
+    if family not in DERIVED_BACKBONES:
+        raise ValueError(f'no derived backbone for family {family!r}; allowed: {sorted(DERIVED_BACKBONES)}')
+    return DERIVED_BACKBONES[family]
