@@ -154,31 +154,36 @@ def per_sample(args, device):
 def latency(args, device):
     from mmadapt.cost import latency as lat
     from mmadapt.cost import format_count, spec_cost
-    print(f'\n## 3. Latency table: predicted vs measured latency of random sub-networks '
-          f'(MobileNetV2 at {args.lut_size}x{args.lut_size}, batch 1, {args.threads} threads)\n')
-    space = _space('mobilenet_v2', (3, 5, 7) if False else (3, ))
-    gen = torch.Generator().manual_seed(args.seed + 1)
+    from mmadapt.models import build_spec_backbone
     hw = (args.lut_size, args.lut_size)
+    print(f'\n## 3. Latency table: predicted vs measured latency of random sub-networks '
+          f'(MobileNetV2 at {hw[0]}x{hw[1]}, batch 1, {args.threads} threads)\n')
+    space = _space('mobilenet_v2', (3, ))
+    gen = torch.Generator().manual_seed(args.seed + 1)
     calib = [space.max(), space.min()] + [space.sample(gen) for _ in range(2)]
     tests = [space.sample(gen) for _ in range(args.lut_subnets)]
-    table = lat.LatencyTable(device=str(device), threads=args.threads, batch=1)
-    factor = lat.calibrate(table, calib, hw, out_indices=(7, ), repeats=args.repeats * 3)
+    table = lat.LatencyTable(device=str(device), threads=args.threads, batch=1, warmup=args.lut_warmup,
+                             repeats=args.lut_repeats, lazy=True)  # entries measured as they are needed
+    networks = [build_spec_backbone(s, out_indices=(7, )) for s in calib]
+    factor = lat.calibrate(table, calib, hw, out_indices=(7, ), networks=networks)
     predicted, measured = [], []
     print('| sub-network | MAdds | predicted raw (ms) | predicted (ms) | measured (ms) | error |')
     print('| --- | --- | --- | --- | --- | --- |')
     for i, sub in enumerate(tests):
-        raw = lat.predict(table, sub, hw, out_indices=(7, ), calibrated=False)
+        raw = table.raw_predict(sub, hw, out_indices=(7, ))
         pred = raw * factor
-        meas = lat.measure_network(lat.derived_backbone(sub, out_indices=(7, )), hw, batch=1, threads=args.threads,
-                                   device=device, repeats=args.repeats * 3)
+        meas = lat.measure_network(build_spec_backbone(sub, out_indices=(7, )), hw, batch=1, threads=args.threads,
+                                   device=device, warmup=args.lut_warmup, repeats=args.lut_repeats)
         predicted.append(pred)
         measured.append(meas)
         print(f'| random {i} | {format_count(spec_cost(sub, hw).madds)} | {raw:.2f} | {pred:.2f} | {meas:.2f} | '
               f'{(pred - meas) / meas:+.1%} |', flush=True)
-    err = lat.median_abs_relative_error(predicted, measured)
+    err = lat.median_abs_rel_error(predicted, measured)
+    raw_err = lat.median_abs_rel_error([p / factor for p in predicted], measured)
     rho = lat.spearman(predicted, measured)
-    print(f'\ncalibration factor {factor:.3f} (fitted on {len(calib)} other networks); median |error| '
-          f'{err:.1%}; Spearman rank correlation {rho:.3f}')
+    print(f'\ncalibration factor {factor:.3f} (fitted on {len(calib)} other networks: the max, the min and 2 '
+          f'random); {len(table)} table entries; median |error| {raw_err:.1%} raw, {err:.1%} calibrated; '
+          f'Spearman rank correlation {rho:.3f}')
     return err, rho
 
 
@@ -191,8 +196,13 @@ def main(argv=None):
     parser.add_argument('--repeats', type=int, default=7)
     parser.add_argument('--train-size', type=int, default=128)
     parser.add_argument('--train-batch', type=int, default=16)
-    parser.add_argument('--lut-size', type=int, default=160)
+    parser.add_argument('--lut-size', type=int, default=224)
     parser.add_argument('--lut-subnets', type=int, default=8)
+    parser.add_argument('--lut-warmup', type=int, default=10)
+    parser.add_argument('--lut-repeats', type=int, default=30)
+    parser.add_argument('--malloc', choices=['keep', 'default'], default='keep',
+                        help="'keep': glibc keeps freed memory (mmadapt.cost.latency.keep_heap_memory), as the "
+                        'latency tables are measured; applies to every part of the run')
     parser.add_argument('--threads', type=int, default=None, help='torch threads (default: as set)')
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--seed', type=int, default=0)
@@ -201,8 +211,11 @@ def main(argv=None):
         torch.set_num_threads(args.threads)
     args.threads = torch.get_num_threads()
     device = torch.device(args.device)
-    print(f'device: {device}, {args.threads} threads, torch {torch.__version__}; medians of {args.repeats} '
-          'alternating runs')
+    if args.malloc == 'keep':
+        from mmadapt.cost.latency import keep_heap_memory
+        keep_heap_memory()
+    print(f'device: {device}, {args.threads} threads, torch {torch.__version__}, allocator {args.malloc}; '
+          f'medians of {args.repeats} alternating runs')
     if 'slicing' in args.parts:
         slicing(args, device)
     if 'per_sample' in args.parts:

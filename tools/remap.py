@@ -53,7 +53,7 @@ def main(argv=None):
     args = parse_args(argv)
     from mmadapt.arch import SpecError
     from mmadapt.remap import SeedFormatError
-    from mmadapt.remap.checkpoint import remap_checkpoint
+    from mmadapt.models.checkpoint import remap_checkpoint
 
     if not osp.isfile(args.checkpoint):
         sys.exit(f'error: checkpoint {args.checkpoint} does not exist')

@@ -37,7 +37,7 @@ def _has_expand(block: Block) -> bool:
 def _removed_token(max_block: Block, in_channels: int) -> str:
     """The canonical token of a removed (bypassed) layer: the max block with hidden width 0."""
     return Block(max_block.kind, kernel=max_block.kernel, expansion=max_block.expansion,
-                 groups=max_block.groups, hidden=0, out=in_channels).token
+                 groups=max_block.groups, hidden=0, out=in_channels, se=max_block.se).token
 
 
 def resolve_subnet(max_spec: Union[str, Dict, ArchSpec], subnet: Union[str, Dict, ArchSpec],
@@ -63,7 +63,7 @@ def resolve_subnet(max_spec: Union[str, Dict, ArchSpec], subnet: Union[str, Dict
                         'from a derived spec (its largest network)')
     if not sub.is_derived:
         raise SpecError(f'{where}: has layers with several candidates; a sub-network is a derived spec')
-    for field in ('family', 'block_type', 'act', 'in_channels'):
+    for field in ('family', 'block_type', 'act', 'in_channels', 'se'):
         if getattr(sub, field) != getattr(max_spec, field):
             raise SpecError(f'{where}: {field} is {getattr(sub, field)!r}, the elastic network\'s max spec '
                             f'{max_spec.name!r} has {getattr(max_spec, field)!r}')
@@ -83,6 +83,8 @@ def resolve_subnet(max_spec: Union[str, Dict, ArchSpec], subnet: Union[str, Dict
     for s, (stage, max_stage) in enumerate(zip(sub.stages, max_spec.stages)):
         if s >= n:
             continue
+        if stage.act != max_stage.act:
+            raise SpecError(f'{_where(sub, s)}: activation {stage.act!r}, the max spec has {max_stage.act!r}')
         if (stage.stride, stage.dilation) != (max_stage.stride, max_stage.dilation):
             raise SpecError(f'{_where(sub, s)}: stride / dilation {stage.stride} / {stage.dilation} differ '
                             f'from the max spec ({max_stage.stride} / {max_stage.dilation})')
@@ -97,6 +99,10 @@ def resolve_subnet(max_spec: Union[str, Dict, ArchSpec], subnet: Union[str, Dict
         lw = _where(sub, info.stage, info.layer)
         if mb.is_skip:
             raise SpecError(f'{lw}: the max spec has a skip here; an elastic max spec has a block in every layer')
+        if block.is_skip and mb.kind == 'separable':
+            if info.first:
+                raise SpecError(f"{lw}: 'skip' is not allowed in the first layer of a stage")
+            continue  # a removed depthwise-separable layer: its input passes on
         if block.is_skip:
             if not info.has_shortcut():
                 raise SpecError(f"{lw}: 'skip' needs a shortcut (stride 1, not the first layer of a stage)")
@@ -108,6 +114,14 @@ def resolve_subnet(max_spec: Union[str, Dict, ArchSpec], subnet: Union[str, Dict
         if block.kernel > mb.kernel:
             raise SpecError(f'{lw}: kernel {block.kernel} is larger than the max kernel {mb.kernel} '
                             f'({mb.token!r})')
+        if block.se != mb.se:
+            raise SpecError(f"{lw}: {block.token!r} {'has' if block.se else 'has no'} squeeze-excitation, the max "
+                            f'block {mb.token!r} {"has" if mb.se else "has none"} (SE is not elastic)')
+        if block.bypass != mb.bypass:
+            raise SpecError(f'{lw}: bypass limit {block.bypass} differs from the max block {mb.token!r} '
+                            '(T is fixed per layer; the conv width _c is elastic)')
+        if block.bypass is not None and info.conv_out(block) > mi.conv_out(mb):
+            raise SpecError(f'{lw}: conv width {info.conv_out(block)} is wider than the max {mi.conv_out(mb)}')
         if block.kind == 'resblock' and block.groups != mb.groups:
             raise SpecError(f'{lw}: {block.groups} groups, the max spec has {mb.groups} (groups are not elastic)')
         if info.out_channels > mi.out_channels:
@@ -166,8 +180,8 @@ class ElasticSpace:
         if per not in ('layer', 'stage'):
             raise ValueError(f"per must be 'layer' or 'stage', got {per!r}")
         ratios = sorted(set(float(r) for r in width_ratios))
-        if not ratios or ratios[0] <= 0 or ratios[-1] > 1:
-            raise ValueError(f'width_ratios must be in (0, 1], got {list(width_ratios)}')
+        if not ratios or ratios[0] < 0 or ratios[-1] > 1 or ratios[-1] == 0:
+            raise ValueError(f'width_ratios must be in [0, 1] with a positive one, got {list(width_ratios)}')
         if not isinstance(divisor, int) or divisor < 1:
             raise ValueError(f'divisor must be a positive integer, got {divisor!r}')
         self.width_ratios, self.per, self.divisor = ratios, per, divisor
@@ -188,8 +202,12 @@ class ElasticSpace:
                     raise ValueError(f'depths of stage {s} must be in 1..{m}, got {allowed}')
                 self.depths.append(allowed)
 
-    def width(self, max_width: int, ratio: float) -> int:
-        """The width of a ratio of ``max_width`` (never above ``max_width``)."""
+    def width(self, max_width: int, ratio: float, allow_zero: bool = False) -> int:
+        """The width of a ratio of ``max_width`` (never above ``max_width``). Ratio 0 gives 0 where
+        ``allow_zero`` (a layer that can be removed: a residual body, a bypassed conv), else the
+        smallest positive width."""
+        if ratio == 0 and allow_zero:
+            return 0
         return min(max_width, _round_width(ratio * max_width, self.divisor, min(self.divisor, max_width)))
 
     def _kernel_choices(self, max_kernel: int) -> List[int]:
@@ -216,17 +234,25 @@ class ElasticSpace:
             blocks = []
             for info in [i for i in infos if i.stage == s][:depth]:
                 b = info.candidates[0]
-                out = self.width(info.out_channels, ratio())
-                if info.first and info.stride == 1:
-                    out = self._keep_shortcut(info, in_ch, out)
                 kernel = pick('kernel', self._kernel_choices(b.kernel))
-                if b.kind == 'mbconv' and not _has_expand(b):
+                if b.bypass is not None:  # channel-level bypass: the conv width may reach 0
+                    out = self.width(info.conv_out(b), ratio(), allow_zero=True)
+                else:
+                    out = self.width(info.out_channels, ratio())
+                    if info.first and info.stride == 1:
+                        out = self._keep_shortcut(info, in_ch, out)
+                if b.kind == 'separable' or (b.kind == 'mbconv' and not _has_expand(b)):
                     hidden = None  # the depthwise conv is as wide as its input
                 else:
-                    hidden = self.width(info.hidden(b, m.block_type), ratio())
-                blocks.append(Block(b.kind, kernel=kernel, expansion=b.expansion, groups=b.groups,
-                                    hidden=hidden, out=out).token)
-                in_ch = out
+                    hidden = self.width(info.hidden(b, m.block_type), ratio(),
+                                        allow_zero=info.has_shortcut() or b.bypass is not None)
+                    if b.bypass is not None and (hidden == 0 or out == 0):
+                        hidden, out = 0, 0
+                tok = Block(b.kind, kernel=kernel, expansion=b.expansion, groups=b.groups, hidden=hidden, out=out,
+                            se=b.se, bypass=b.bypass)
+                blocks.append(tok.token)
+                # the layer's output: the conv width, or max(M, min(C, T)) with a channel-level bypass
+                in_ch = out if b.bypass is None else max(out, min(in_ch, b.bypass))
             d['stages'][s]['blocks'] = blocks
             d['stages'][s]['out_channels'] = in_ch
         if m.head is not None and self.elastic_head:

@@ -83,16 +83,17 @@ SE_BASES = ('hidden', 'in')
 # MobileNetV3's squeeze-excitation: the default of an mbv3 spec without an 'se' field
 SE_DEFAULTS = dict(ratio=0.25, of='hidden', divisor=8, act='relu', gate='hsigmoid')
 
-_MBCONV_RE = re.compile(r'^k(\d+)e(\d+(?:\.\d+)?)(?:_h(\d+))?(?:_c(\d+))?$')
-_MBCONV_SE_RE = re.compile(r'^k(\d+)e(\d+(?:\.\d+)?)(_se)?(?:_h(\d+))?(?:_c(\d+))?$')
+_MBCONV_RE = re.compile(r'^k(\d+)e(\d+(?:\.\d+)?)(?:_h(\d+))?(?:_c(\d+))?(?:_b(\d+))?$')
+_MBCONV_SE_RE = re.compile(r'^k(\d+)e(\d+(?:\.\d+)?)(_se)?(?:_h(\d+))?(?:_c(\d+))?(?:_b(\d+))?$')
 _RESBLOCK_RE = re.compile(r'^k(\d+)g(\d+)(?:_h(\d+))?(?:_c(\d+))?$')
-_SEPARABLE_RE = re.compile(r'^k(\d+)(?:_c(\d+))?$')
+_SEPARABLE_RE = re.compile(r'^k(\d+)(?:_c(\d+))?(?:_b(\d+))?$')
 _TOKEN_HELP = {
-    'mbv2': "'k{kernel}e{expansion}' (e.g. 'k5e6'), optional '_h{hidden}' and '_c{out}', or 'skip'",
+    'mbv2': "'k{kernel}e{expansion}' (e.g. 'k5e6'), optional '_h{hidden}', '_c{out}' and '_b{bypass limit}', "
+            "or 'skip'",
     'resnet': "'k{kernel}g{groups}' (e.g. 'k5g4'), optional '_h{hidden}' and '_c{out}', or 'skip'",
-    'mbv1': "'k{kernel}' (e.g. 'k3'), optional '_c{out}', or 'skip'",
-    'mbv3': "'k{kernel}e{expansion}' (e.g. 'k5e6'), then optional '_se', '_h{hidden}' and '_c{out}' in this "
-            "order (e.g. 'k5e3_se_c40'), or 'skip'",
+    'mbv1': "'k{kernel}' (e.g. 'k3'), optional '_c{out}' and '_b{bypass limit}', or 'skip'",
+    'mbv3': "'k{kernel}e{expansion}' (e.g. 'k5e6'), then optional '_se', '_h{hidden}', '_c{out}' and '_b{bypass limit}' in "
+            "this order (e.g. 'k5e3_se_c40'), or 'skip'",
 }
 BUILTIN_DIR = osp.join(osp.dirname(__file__), 'specs')
 
@@ -128,6 +129,7 @@ class Block:
     hidden: Optional[int] = None
     out: Optional[int] = None
     se: bool = False  # squeeze-excitation (mbconv of an mbv3 spec)
+    bypass: Optional[int] = None  # channel-level bypass limit T (mbconv, separable), see the module docstring
 
     @property
     def is_skip(self) -> bool:
@@ -150,6 +152,8 @@ class Block:
             text += f'_h{self.hidden}'
         if self.out is not None:
             text += f'_c{self.out}'
+        if self.bypass is not None:
+            text += f'_b{self.bypass}'
         return text
 
     def __str__(self) -> str:
@@ -173,11 +177,18 @@ def parse_block(token: str, family: str) -> Block:
     kernel = int(m.group(1))
     if kernel < 1 or kernel % 2 == 0:
         raise SpecError(f'block {token!r}: kernel must be odd and positive (1, 3, 5, 7, ...), got {kernel}')
+    has_bypass = family in ('mbv1', 'mbv2', 'mbv3')  # the last group of their regexes is '_b'
+    bypass = int(m.groups()[-1]) if has_bypass and m.groups()[-1] is not None else None
+    if bypass is not None and bypass < 1:
+        raise SpecError(f'block {token!r}: bypass limit _b must be positive (leave it out for no bypass), '
+                        f'got {bypass}')
+    min_out = 0 if bypass is not None else 1
     if family == 'mbv1':
         out = None if m.group(2) is None else int(m.group(2))
-        if out is not None and out < 1:
-            raise SpecError(f'block {token!r}: output width _c must be positive, got {out}')
-        return Block('separable', kernel=kernel, out=out)
+        if out is not None and out < min_out:
+            raise SpecError(f'block {token!r}: output width _c must be positive (0 only with a bypass _b), '
+                            f'got {out}')
+        return Block('separable', kernel=kernel, out=out, bypass=bypass)
     se = False
     if family == 'mbv3':
         se = m.group(3) is not None
@@ -186,15 +197,18 @@ def parse_block(token: str, family: str) -> Block:
         fields = m.groups()
     hidden = None if fields[2] is None else int(fields[2])
     out = None if fields[3] is None else int(fields[3])
-    if out is not None and out < 1:
-        raise SpecError(f'block {token!r}: output width _c must be positive, got {out}')
+    if out is not None and out < min_out:
+        raise SpecError(f'block {token!r}: output width _c must be positive (0 only with a bypass _b), got {out}')
     if family in ('mbv2', 'mbv3'):
         expansion = float(fields[1])
         if expansion <= 0:
             raise SpecError(f'block {token!r}: expansion must be positive, got {fields[1]}')
         if expansion.is_integer():
             expansion = int(expansion)
-        return Block('mbconv', kernel=kernel, expansion=expansion, hidden=hidden, out=out, se=se)
+        return Block('mbconv', kernel=kernel, expansion=expansion, hidden=hidden, out=out, se=se, bypass=bypass)
+    if bypass is not None:
+        raise SpecError(f"block {token!r}: a ResNet block's bypass is its shortcut; '_b' is for mbconv and "
+                        'separable blocks')
     groups = int(fields[1])
     if groups < 1:
         raise SpecError(f'block {token!r}: groups must be at least 1, got {groups}')
@@ -230,6 +244,7 @@ class LayerInfo:
     dilation: int
     candidates: Tuple[Block, ...]
     act: Optional[str] = None  # activation of the layer's blocks (the stage's, else the spec's)
+    stage_out: int = 0  # the stage's out_channels (the default width of its blocks)
 
     @property
     def first(self) -> bool:
@@ -253,6 +268,17 @@ class LayerInfo:
             return self.out_channels // 4
         return self.out_channels
 
+    def conv_out(self, block: Block) -> int:
+        """Width M of the block's conv path output: the layer's output width, except for a block with
+        a channel-level bypass, whose output ``max(M, min(C, T))`` also holds bypassed input channels."""
+        if block.bypass is None:
+            return 0 if block.is_skip else self.out_channels
+        return _conv_out(block, self.in_channels, self.stage_out)
+
+    def bypass_channels(self, block: Block) -> int:
+        """min(C, T): the input channels a channel-level bypass can carry (0 without one)."""
+        return 0 if block.bypass is None else min(self.in_channels, block.bypass)
+
     def has_shortcut(self) -> bool:
         """Whether the layer adds its input (identity, zero-padded when widths differ).
 
@@ -260,7 +286,7 @@ class LayerInfo:
         always keep it, so that an explicit width change pads the identity instead of dropping it.
         Depthwise-separable (MobileNetV1) layers have none.
         """
-        if any(b.kind == 'separable' for b in self.candidates):
+        if any(b.kind == 'separable' or b.bypass is not None for b in self.candidates):
             return False
         if self.stride != 1:
             return False
@@ -293,7 +319,7 @@ class ArchSpec:
                 outs = {_block_out(b, in_ch, stage.out_channels) for b in cands}
                 out_ch = outs.pop() if len(outs) == 1 else -1
                 infos.append(LayerInfo(index, s, j, in_ch, out_ch, stage.stride if j == 0 else 1,
-                                       stage.dilation, tuple(cands), stage.act or self.act))
+                                       stage.dilation, tuple(cands), stage.act or self.act, stage.out_channels))
                 in_ch = out_ch
                 index += 1
         return infos
@@ -400,9 +426,22 @@ class ArchSpec:
         return f'{self.name}: {self.describe()}'
 
 
+def _conv_out(block: Block, in_ch: int, stage_out: int) -> int:
+    """Width of the block's conv path output (0 when a bypassed block's body is removed)."""
+    if block.is_skip:
+        return 0
+    if block.kind == 'mbconv' and block.bypass is not None:
+        hidden = block.hidden if block.hidden is not None else int(round(in_ch * block.expansion))
+        if hidden == 0:
+            return 0
+    return block.out if block.out is not None else stage_out
+
+
 def _block_out(block: Block, in_ch: int, stage_out: int) -> int:
     if block.is_skip:
         return in_ch
+    if block.bypass is not None:  # channel-level bypass: max(M, min(C, T))
+        return max(_conv_out(block, in_ch, stage_out), min(in_ch, block.bypass))
     return block.out if block.out is not None else stage_out
 
 
@@ -592,6 +631,14 @@ def validate(spec: ArchSpec) -> None:
                                     "without 'skip'")
                 continue
             hidden = info.hidden(b, spec.block_type)
+            if b.bypass is not None:
+                if b.kind == 'mbconv' and not info.first:
+                    raise SpecError(f"{lw}: {b.token!r}: '_b' (channel-level bypass) is for layers without a residual "
+                                    "shortcut; here the shortcut is the bypass (remove the block's body with '_h0')")
+                if b.kind == 'mbconv' and hidden > 0 and info.conv_out(b) == 0:
+                    raise SpecError(f"{lw}: {b.token!r}: conv path width 0 with hidden width {hidden}; write '_h0' "
+                                    'to remove the body')
+                continue
             if hidden == 0 and not info.has_shortcut():
                 raise SpecError(f'{lw}: {b.token!r} has hidden width 0 (bypassed) but the layer has no '
                                 f'shortcut (stride {info.stride}, {info.in_channels} -> {info.out_channels} '

@@ -43,7 +43,6 @@ def count_config(cfg: Union[str, Config], shape: Sequence[int] = (224, 224), mod
     (the argmax path of a freshly built one); the expected MAdds of Eq. 9 and the cheapest and
     dearest paths of the backbone are reported beside it.
     """
-    from mmadapt.models.backbones import SuperBackboneMixin
     model = build_model_from_config(cfg) if model is None else model
     h, w = int(shape[0]), int(shape[1])
     x = torch.zeros(1, 3, h, w)
@@ -56,7 +55,7 @@ def count_config(cfg: Union[str, Config], shape: Sequence[int] = (224, 224), mod
     bb_params = sum(p for n, (_, p) in result.modules.items() if n.startswith(prefix))
     out = ConfigCost(result, (h, w), bb_madds, bb_params)
     backbone = getattr(model, 'backbone', None)
-    if isinstance(backbone, SuperBackboneMixin):
+    if _is_super_backbone(backbone):
         cost = backbone.cost((h, w))
         out.expected_madds = backbone.expected_madds((h, w)).item()
         table = cost.table()
@@ -64,6 +63,12 @@ def count_config(cfg: Union[str, Config], shape: Sequence[int] = (224, 224), mod
         out.max_madds = cost.fixed_madds + sum(max(lc.madds) for lc in table)
         out.derived = backbone.path_spec().describe()
     return out
+
+
+def _is_super_backbone(backbone) -> bool:
+    """Whether ``backbone`` is a super-backbone (``mmadapt.models.backbones.SuperBackboneMixin``), told by
+    its search interface so that the cost layer imports no model code."""
+    return all(callable(getattr(backbone, name, None)) for name in ('cost', 'expected_madds', 'path_spec'))
 
 
 def _accepts_mode(model) -> bool:

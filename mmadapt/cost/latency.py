@@ -18,7 +18,8 @@ a target device, as in NetAdaptV2. The model here follows NetAdaptV2's latency t
   conv + BN + activation entries, ~35 % with conv-only entries; on this project's 2-core CPU at
   224x224, one thread: 6-18 % for ten ImageNet backbones). So the prediction is
   ``factor x sum of entries``, with one factor fitted by :func:`calibrate` on a few whole networks
-  measured with the same protocol (:func:`measure_network`).
+  measured with the same protocol (:func:`measure_network`; the networks are built above this layer,
+  e.g. by ``mmadapt.models.build_spec_backbone``, and passed in).
 
 On CPU, glibc's malloc returns the memory of large feature maps to the OS after every forward and
 faults it in again on the next: a cost that whole networks pay and units measured alone do not, and
@@ -66,6 +67,7 @@ from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Un
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from mmadapt.arch import ArchSpec, Block, LayerInfo, load_spec
 from .madds import conv_out_size, spec_cost
@@ -74,8 +76,12 @@ FORMAT = 'mmadapt.latency_table/1'
 SE_OPS = ('se_hsigmoid', 'se_sigmoid')  # squeeze-excitation, by its gate
 OPS = ('conv', 'maxpool', 'add', 'pad') + SE_OPS
 # activations of a unit signature: 'none' and the spec activation names (mmadapt.arch FAMILIES),
-# built as the backbones build them (mmadapt.models.backbones.ops.act_cfg_for)
+# built as the backbones build them (the mmcv configs of mmadapt.models.backbones.ops.ACTIVATIONS;
+# tests/test_cost/test_latency.py checks that the two agree)
 UNIT_ACTS = ('none', 'relu', 'relu6', 'hswish', 'swish')
+UNIT_ACT_CFGS = {'relu': dict(type='ReLU'), 'relu6': dict(type='ReLU6'), 'hswish': dict(type='HSwish'),
+                 'swish': dict(type='SiLU')}
+_SE_GATE_MODULES = {'hsigmoid': nn.Hardsigmoid, 'sigmoid': nn.Sigmoid}
 FIT_METHODS = ('median', 'mean')
 ON_MISMATCH = ('error', 'drop')
 COST_KINDS = ('madds', 'latency')
@@ -209,6 +215,8 @@ def _mbconv_units(block: Block, info: LayerInfo, spec: ArchSpec, in_hw: Tuple[in
     hidden = info.hidden(block, spec.block_type)
     act = info.act
     out_hw = (conv_out_size(in_hw[0], k, s, d * (k - 1) // 2, d), conv_out_size(in_hw[1], k, s, d * (k - 1) // 2, d))
+    if hidden == 0 and block.bypass is not None:  # removed through its channel-level bypass
+        return [Unit('pad', cin, cout, in_h=out_hw[0], in_w=out_hw[1], batch=batch)], out_hw
     if hidden == 0:  # bypassed body: the output is the (zero-padded) input
         return _shortcut_units(cin, cout, in_hw, batch, add=False), in_hw
     units = []
@@ -219,9 +227,11 @@ def _mbconv_units(block: Block, info: LayerInfo, spec: ArchSpec, in_hw: Tuple[in
     if se:
         units.append(Unit(f"se_{spec.se['gate']}", hidden, se, in_h=out_hw[0], in_w=out_hw[1],
                           act=spec.se['act'], batch=batch))
-    units.append(conv_unit(hidden, cout, 1, out_hw, 'none', batch))
+    units.append(conv_unit(hidden, info.conv_out(block), 1, out_hw, 'none', batch))
     if info.has_shortcut():
         units += _shortcut_units(cin, cout, out_hw, batch, add=True)
+    if block.bypass is not None and cout != info.conv_out(block):  # the bypassed channels join
+        units.append(Unit('pad', info.conv_out(block), cout, in_h=out_hw[0], in_w=out_hw[1], batch=batch))
     return units, out_hw
 
 
@@ -256,8 +266,14 @@ def _separable_units(block: Block, info: LayerInfo, spec: ArchSpec, in_hw: Tuple
     cin, cout, k, s, d = info.in_channels, info.out_channels, block.kernel, info.stride, info.dilation
     pad = d * (k - 1) // 2
     out_hw = (conv_out_size(in_hw[0], k, s, pad, d), conv_out_size(in_hw[1], k, s, pad, d))
-    return [conv_unit(cin, cin, k, in_hw, info.act, batch, stride=s, dilation=d, groups=cin),
-            conv_unit(cin, cout, 1, out_hw, info.act, batch)], out_hw
+    m = info.conv_out(block)
+    units = []
+    if m > 0:
+        units = [conv_unit(cin, cin, k, in_hw, info.act, batch, stride=s, dilation=d, groups=cin),
+                 conv_unit(cin, m, 1, out_hw, info.act, batch)]
+    if block.bypass is not None and cout != m:  # channel-level bypass: input channels join the output
+        units.append(Unit('pad', m if m else cin, cout, in_h=out_hw[0], in_w=out_hw[1], batch=batch))
+    return units, out_hw
 
 
 def block_units(block: Block, info: LayerInfo, spec: ArchSpec, in_hw: Tuple[int, int], batch: int = 1
@@ -503,13 +519,36 @@ class _Add(nn.Module):
 
 
 class _Pad(nn.Module):
+    """Zero-pad (or cut) the channels of a shortcut to ``channels``, as ``match_width`` of the backbones."""
+
     def __init__(self, channels: int):
         super().__init__()
         self.channels = channels
 
     def forward(self, x):
-        from mmadapt.models.backbones.ops import match_width
-        return match_width(x, self.channels)
+        c = x.shape[1]
+        if c >= self.channels:
+            return x[:, :self.channels]
+        return F.pad(x, (0, 0, 0, 0, 0, self.channels - c))
+
+
+class _SqueezeExcitation(nn.Module):
+    """The squeeze-excitation of the backbones, ``x * gate(conv_expand(act(conv_reduce(mean(x)))))``
+    (``SqueezeExcitation`` of ``mmadapt.models.backbones.ops``, same child names), built from torch
+    and mmcv: the cost layer builds no model code. tests/test_cost/test_latency.py checks that the two
+    compute the same function."""
+
+    def __init__(self, channels: int, squeeze_channels: int, act_cfg: Optional[dict], gate: str):
+        super().__init__()
+        from mmcv.cnn import build_activation_layer
+        self.conv_reduce = nn.Conv2d(channels, squeeze_channels, 1, bias=True)
+        self.act = build_activation_layer(dict(act_cfg or dict(type='ReLU')))
+        self.conv_expand = nn.Conv2d(squeeze_channels, channels, 1, bias=True)
+        self.gate = _SE_GATE_MODULES[gate]()
+
+    def forward(self, x):
+        scale = x.mean((2, 3), keepdim=True)
+        return x * self.gate(self.conv_expand(self.act(self.conv_reduce(scale))))
 
 
 def build_unit(unit: Unit, norm_cfg: Optional[dict] = None) -> Tuple[nn.Module, Tuple[torch.Size, ...]]:
@@ -519,10 +558,8 @@ def build_unit(unit: Unit, norm_cfg: Optional[dict] = None) -> Tuple[nn.Module, 
         (module in eval mode, tuple of input shapes).
     """
     from mmcv.cnn import ConvModule, build_activation_layer
-
-    from mmadapt.models.backbones.ops import SqueezeExcitation, act_cfg_for
     shape = torch.Size((unit.batch, unit.c_in, unit.in_h, unit.in_w))
-    act_cfg = None if unit.act == 'none' else act_cfg_for(unit.act)
+    act_cfg = None if unit.act == 'none' else dict(UNIT_ACT_CFGS[unit.act])
     if unit.op == 'conv':
         module = ConvModule(unit.c_in, unit.c_out, unit.kernel, stride=unit.stride, padding=unit.padding,
                             dilation=unit.dilation, groups=unit.groups, norm_cfg=norm_cfg or dict(type='BN'),
@@ -530,7 +567,7 @@ def build_unit(unit: Unit, norm_cfg: Optional[dict] = None) -> Tuple[nn.Module, 
         return module.eval(), (shape, )
     if unit.op in SE_OPS:
         gate = unit.op[len('se_'):]
-        return SqueezeExcitation(unit.c_in, unit.c_out, act_cfg=act_cfg, gate=gate).eval(), (shape, )
+        return _SqueezeExcitation(unit.c_in, unit.c_out, act_cfg, gate).eval(), (shape, )
     if unit.op == 'maxpool':
         return nn.MaxPool2d(unit.kernel, unit.stride, unit.padding).eval(), (shape, )
     if unit.op == 'pad':
@@ -556,42 +593,26 @@ def measure_unit(unit: Unit, device: Union[str, torch.device] = 'cpu', threads: 
         return time_callable(lambda: module(*inputs), warmup, repeats, device)
 
 
-def derived_backbone(spec, out_indices: Optional[Sequence[int]] = None) -> nn.Module:
-    """The derived (static) backbone of a spec, in eval mode: the class registered for its family."""
-    spec = load_spec(spec)
-    from mmadapt.models.backbones.spec_backbone import SpecBackbone
-
-    def subclasses(cls):
-        for sub in cls.__subclasses__():
-            yield sub
-            yield from subclasses(sub)
-
-    for cls in subclasses(SpecBackbone):
-        if cls.__dict__.get('family', None) == spec.family and not cls.searchable:
-            kwargs = {} if out_indices is None else dict(out_indices=tuple(out_indices))
-            return cls(spec=spec, **kwargs).eval()
-    raise ValueError(f'no derived backbone for family {spec.family!r} of spec {spec.name!r}')
-
-
-def measure_network(network, input_hw: Tuple[int, int], batch: int = 1, threads: Optional[int] = None,
+def measure_network(network: nn.Module, input_hw: Tuple[int, int], batch: int = 1, threads: Optional[int] = None,
                     warmup: int = 10, repeats: int = 30, device: Union[str, torch.device] = 'cpu',
-                    out_indices: Optional[Sequence[int]] = None) -> float:
+                    in_channels: Optional[int] = None) -> float:
     """Measure a whole network with the protocol of the table: median latency in milliseconds.
 
     Args:
-        network: a module (called on one ``(batch, C, H, W)`` tensor; it is put in eval mode and
-            restored), or a derived spec (name, path, dict), built with :func:`derived_backbone`.
+        network: a built module, called on one ``(batch, C, H, W)`` tensor; it is put in eval mode
+            and restored. A spec's backbone is built above this layer, e.g. with
+            ``mmadapt.models.build_spec_backbone(spec, out_indices)``.
         input_hw: image size (H, W). batch: batch size. threads: thread count (restored afterwards).
         warmup / repeats: untimed calls, then timed calls whose median is returned.
-        device: ``'cpu'`` or ``'cuda[:N]'``; a module is moved there.
-        out_indices: for a spec, as given to the backbone (default: the whole network).
+        device: ``'cpu'`` or ``'cuda[:N]'``; the module is moved there.
+        in_channels: C of the input (default: the input channels of the module's first ``Conv2d``).
     """
     h, w = _check_hw(input_hw)
-    if isinstance(network, nn.Module):
-        model, in_channels = network, _first_conv_in_channels(network)
-    else:
-        spec = load_spec(network)
-        model, in_channels = derived_backbone(spec, out_indices), spec.in_channels
+    if not isinstance(network, nn.Module):
+        raise TypeError(f'measure_network measures a built module, got {type(network).__name__}; build the '
+                        "spec's backbone first, e.g. mmadapt.models.build_spec_backbone(spec, out_indices)")
+    model = network
+    in_channels = _first_conv_in_channels(model) if in_channels is None else in_channels
     was_training = model.training
     model = model.to(device).eval()
     x = torch.randn(batch, in_channels, h, w, device=device)
@@ -606,7 +627,7 @@ def _first_conv_in_channels(model: nn.Module) -> int:
     for m in model.modules():
         if isinstance(m, nn.Conv2d):
             return m.in_channels
-    raise ValueError('cannot tell the input channels of a model without Conv2d; give a spec instead')
+    raise ValueError('cannot tell the input channels of a model without Conv2d; pass in_channels')
 
 
 # -- the table ------------------------------------------------------------------------------------
@@ -859,12 +880,12 @@ def fit_factor(predicted: Sequence[float], measured: Sequence[float], method: st
 
 def calibrate(table: LatencyTable, specs: Sequence, input_hw: Tuple[int, int],
               measured: Optional[Sequence[float]] = None, method: str = 'median',
-              out_indices: Optional[Sequence[int]] = None) -> float:
+              out_indices: Optional[Sequence[int]] = None, networks: Optional[Sequence[nn.Module]] = None) -> float:
     """Fit the table's calibration factor on a few whole networks and store it in the table.
 
-    Each spec's Derived backbone is measured with the table's device, threads, batch and protocol
-    (:func:`measure_network`); its raw prediction is the sum of its unit entries (missing entries
-    are measured when the table is lazy, else KeyError). The fit is :func:`fit_factor`.
+    Each spec's built backbone (``networks``) is measured with the table's device, threads, batch and
+    protocol (:func:`measure_network`); its raw prediction is the sum of its unit entries (missing
+    entries are measured when the table is lazy, else KeyError). The fit is :func:`fit_factor`.
 
     Args:
         table: the table; ``table.factor`` and ``table.calibration`` are set.
@@ -873,6 +894,9 @@ def calibrate(table: LatencyTable, specs: Sequence, input_hw: Tuple[int, int],
         measured: whole-network latencies (ms) to use instead of measuring, one per spec.
         method: ``'median'`` or ``'mean'``, see :func:`fit_factor`.
         out_indices: as given to the backbones (default: the whole network).
+        networks: the backbones of ``specs``, one per spec in the same order and built with
+            ``out_indices`` (e.g. ``[mmadapt.models.build_spec_backbone(s, out_indices) for s in
+            specs]``); measured unless ``measured`` is given.
     Returns:
         The fitted factor.
     """
@@ -881,12 +905,17 @@ def calibrate(table: LatencyTable, specs: Sequence, input_hw: Tuple[int, int],
         raise ValueError('specs: calibration needs at least one derived spec')
     if measured is not None and len(measured) != len(specs):
         raise ValueError(f'measured has {len(measured)} values for {len(specs)} specs')
+    if measured is None and networks is None:
+        raise ValueError('calibrate needs the networks to measure (networks=, the built backbones of the specs) '
+                         'or their latencies (measured=)')
+    if measured is None and len(networks) != len(specs):
+        raise ValueError(f'networks has {len(networks)} modules for {len(specs)} specs')
     hw = _check_hw(input_hw)
     predicted = [table.raw_predict(s, hw, out_indices) for s in specs]
     if measured is None:
         table.check_allocator()
-        measured = [measure_network(s, hw, table.batch, table.threads, table.warmup, table.repeats,
-                                    table.device, out_indices) for s in specs]
+        measured = [measure_network(n, hw, table.batch, table.threads, table.warmup, table.repeats, table.device,
+                                    in_channels=s.in_channels) for s, n in zip(specs, networks)]
     factor = fit_factor(predicted, measured, method)
     table.factor = factor
     table.calibration = dict(

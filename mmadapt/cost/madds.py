@@ -56,10 +56,13 @@ def block_cost(block: Block, info: LayerInfo, spec: ArchSpec, in_hw: Tuple[int, 
     out_hw = ((in_hw[0] - 1) // s + 1, (in_hw[1] - 1) // s + 1)  # 'same' padding of odd kernels
     if block.is_skip:
         return 0, 0, in_hw
-    cin, cout, k = info.in_channels, info.out_channels, block.kernel
+    cin, k = info.in_channels, block.kernel
+    cout = info.conv_out(block)  # the conv path's width (a channel-level bypass costs nothing)
     hidden = info.hidden(block, spec.block_type)
     madds = params = 0
-    if block.kind == 'separable':
+    if block.kind == 'separable' and cout == 0:
+        pass  # removed through its bypass: the depthwise conv is not run either
+    elif block.kind == 'separable':
         madds += conv_madds(cin, cin, k, out_hw, groups=cin)
         params += conv_bn_params(cin, cin, k, groups=cin)
         madds += conv_madds(cin, cout, 1, out_hw)

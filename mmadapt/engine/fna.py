@@ -182,7 +182,7 @@ def _derived_backbone(super_cfg: dict, spec) -> dict:
 def _param_config(cfg: Config, fna: dict, spec, init: str, super_ckpt: Optional[str], work_dir: str,
                   train_cfg: Optional[dict] = None) -> Config:
     """The config of a parameter adaptation (or seed baseline) run of the network ``spec``."""
-    from mmadapt.remap.checkpoint import remap_checkpoint
+    from mmadapt.models.checkpoint import remap_checkpoint
     pcfg = cfg.copy()
     param = fna['param']
     backbone = _derived_backbone(cfg.model.backbone, spec)

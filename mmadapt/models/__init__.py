@@ -1,9 +1,12 @@
-"""Backbones, heads and searchable modules registered in ``mmadapt.registry.MODELS``."""
+"""Backbones, heads and searchable modules registered in ``mmadapt.registry.MODELS``; checkpoint remapping
+into built backbones (:mod:`mmadapt.models.checkpoint`)."""
 from .backbones import (DerivedMobileNetV1, DerivedMobileNetV2, DerivedMobileNetV3, DerivedResNet, SuperMobileNetV2,
-                        SuperResNet)
+                        SuperResNet, derived_backbone_class)
+from .checkpoint import SUPER_BACKBONES, RemappedCheckpoint, build_spec_backbone, remap_checkpoint
 from .heads import SeparableASPPHead, SSDHead
 
 __all__ = [
     'DerivedMobileNetV2', 'DerivedResNet', 'SuperMobileNetV2', 'SuperResNet', 'SeparableASPPHead', 'SSDHead',
-    'DerivedMobileNetV1', 'DerivedMobileNetV3'
+    'DerivedMobileNetV1', 'DerivedMobileNetV3', 'derived_backbone_class', 'SUPER_BACKBONES', 'RemappedCheckpoint',
+    'build_spec_backbone', 'remap_checkpoint'
 ]

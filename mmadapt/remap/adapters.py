@@ -31,6 +31,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 import torch
 
 from mmadapt.arch import ArchSpec, load_spec
+from .convs import seed_template
 
 FORMATS = ('mmadapt', 'torchvision', 'timm', 'mmpretrain', 'mmdet')
 
@@ -268,7 +269,8 @@ def convert_seed(state: Dict[str, torch.Tensor], spec, template: Dict[str, torch
     Args:
         state: the checkpoint's state dict (see :func:`unwrap_checkpoint`).
         spec: the seed's spec (e.g. ``'mobilenet_v2'``).
-        template: state dict of the seed backbone built from ``spec`` (its keys and shapes).
+        template: keys and shapes of the seed backbone of ``spec`` (:func:`seed_template`, or a built
+            backbone's ``state_dict()``).
         fmt: one of :data:`FORMATS` or ``'auto'``. prefix: key prefix in the checkpoint (default:
             detected, e.g. ``'backbone.'`` for mmpretrain / mmdet model checkpoints).
     Raises:
@@ -309,13 +311,6 @@ def convert_seed(state: Dict[str, torch.Tensor], spec, template: Dict[str, torch
                               f'{foreign_key(fmt, spec, next(iter(template)), indices, prefix)}')
     report.unused = sorted(k for k in state if k not in used)
     return out, report
-
-
-def seed_template(spec) -> Dict[str, torch.Tensor]:
-    """State dict (keys and shapes) of the whole derived backbone of ``spec``, head conv included."""
-    from mmadapt.models.backbones import derived_backbone_class
-    spec = load_spec(spec)
-    return derived_backbone_class(spec.family)(spec=spec, init_cfg=[]).state_dict()
 
 
 def load_seed(checkpoint, spec, fmt: str = 'auto', prefix: Optional[str] = None

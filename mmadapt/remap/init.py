@@ -20,6 +20,13 @@ from .adapters import load_seed, unwrap_checkpoint
 from .network import remap_into, resolve_strategy
 
 SOURCES = ('seed', 'super')
+# family -> the seed specs tried in order when a seed's spec is not named (the first that fits wins)
+SEED_SPECS = {
+    'mbv2': ('mobilenet_v2', ),
+    'resnet': ('resnet50', 'resnet18'),
+    'mbv1': ('mobilenet_v1', ),
+    'mbv3': ('mobilenet_v3_large', 'mobilenet_v3_small', 'efficientnet_b0'),
+}
 
 
 @WEIGHT_INITIALIZERS.register_module(name='Remap')
@@ -30,8 +37,9 @@ class RemapInit:
         checkpoint: path of the checkpoint.
         source: ``'seed'`` (a seed in any supported format, see :mod:`mmadapt.remap.adapters`) or
             ``'super'`` (a super-net checkpoint of mmadapt, e.g. the architecture adaptation's).
-        source_spec: spec of the checkpoint's backbone: the seed spec (default: ``mobilenet_v2`` for
-            MobileNetV2-like backbones; for ResNets ``resnet50``, else ``resnet18`` if its shapes fit)
+        source_spec: spec of the checkpoint's backbone: the seed spec (default: the first of the
+            family's :data:`SEED_SPECS` whose shapes fit: ``mobilenet_v2``; ``resnet50``, ``resnet18``;
+            ``mobilenet_v1``; ``mobilenet_v3_large``, ``mobilenet_v3_small``, ``efficientnet_b0``)
             or the super-net spec (required for ``source='super'``).
         strategy: remapping strategy, see :func:`mmadapt.remap.resolve_strategy`.
         format: seed checkpoint format or ``'auto'``. prefix: key prefix of the backbone in the
@@ -76,7 +84,10 @@ class RemapInit:
         if self.source_spec is not None:
             spec = load_spec(self.source_spec)
             return (spec, *load_seed(ckpt, spec, self.format, self.prefix))
-        candidates = ['mobilenet_v2'] if family == 'mbv2' else ['resnet50', 'resnet18']
+        if family not in SEED_SPECS:
+            raise ValueError(f'mmadapt.Remap: no default seed spec for family {family!r} (families with one: '
+                             f'{sorted(SEED_SPECS)}); name it with source_spec=')
+        candidates = list(SEED_SPECS[family])
         error = None
         for name in candidates:
             try:

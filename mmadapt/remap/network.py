@@ -11,15 +11,23 @@ One function covers the three uses of the paper:
 State dicts use the names of mmadapt's spec backbones: ``stem.*``, ``stages.{s}.{j}.*`` (derived)
 or ``stages.{s}.{j}.candidates.{c}.*`` (super) and ``head.*``. Checkpoints in other formats pass
 through :mod:`mmadapt.remap.adapters` first.
+
+A block is remapped conv by conv (:mod:`mmadapt.remap.convs`: MBConv with its squeeze-excitation,
+MobileNetV1's depthwise-separable block, ResNet blocks), each conv on the widths it reads and
+writes: the layer's input and output widths keep their leading channels (Eq. 2, 3), a block's
+hidden width and a squeeze-excitation's squeeze width each get their own map from the width rule
+(Eq. 2, 3 or Sec. 5.4; a squeeze has no BN, so rule ``'bn'`` keeps its leading channels). The
+squeeze-excitation's convs remap weight and bias; a new channel gets zero weights and bias.
 """
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Tuple, Union
+from typing import Dict, List, Tuple, Union
 
 import torch
 
 from mmadapt.arch import ArchSpec, Block, LayerInfo, load_spec
 from .tensor import (DEPTH_RULES, KERNEL_RULES, WIDTH_RULES, ChannelMap, gather_channels, leading_map,
                      reference_vector, remap_bn, remap_conv, width_map)
+from .convs import BlockDesc, block_convs
 
 PRESETS = {
     # name -> (width rule, kernel rule, depth rule); 'random' remaps nothing (the control)
@@ -117,42 +125,6 @@ class RemapReport:
                     share_from_source=self.share_from_source)
 
 
-# -- block descriptions --------------------------------------------------------------------------
-@dataclass
-class _BlockDesc:
-    spec: ArchSpec
-    info: LayerInfo
-    block: Block
-
-    @property
-    def hidden(self) -> int:
-        return self.info.hidden(self.block, self.spec.block_type)
-
-    @property
-    def has_expand(self) -> bool:
-        return self.block.hidden is not None or self.block.expansion != 1
-
-
-def _units(desc: _BlockDesc) -> Dict[str, Tuple[str, str, int, int]]:
-    """unit name -> (out map name, in map name, groups, kernel) for the convs of a block."""
-    b, hidden = desc.block, desc.hidden
-    if hidden == 0:
-        units = {}
-    elif b.kind == 'mbconv':
-        units = {'depthwise_conv': ('hidden', 'hidden', hidden, b.kernel),
-                 'linear_conv': ('out', 'hidden', 1, 1)}
-        if desc.has_expand:
-            units['expand_conv'] = ('hidden', 'in', 1, 1)
-    elif desc.spec.block_type == 'basic':
-        units = {'conv1': ('hidden', 'in', b.groups, b.kernel), 'conv2': ('out', 'hidden', 1, 3)}
-    else:
-        units = {'conv1': ('hidden', 'in', 1, 1), 'conv2': ('hidden', 'hidden', b.groups, b.kernel),
-                 'conv3': ('out', 'hidden', 1, 1)}
-    if b.kind == 'resblock' and not desc.info.has_shortcut():
-        units['downsample'] = ('out', 'in', 1, 1)
-    return units
-
-
 def _not_weight(key: str) -> bool:
     return key.startswith('arch_params.') or key.endswith('num_batches_tracked')
 
@@ -203,23 +175,32 @@ class _Remapper:
         self.done.add(key)
         self.used.update(src_keys)
 
+    def _remap_weight(self, src_key, dst_key, src_groups, dst_groups, out_map, in_map) -> None:
+        """Remap one conv weight on both widths, kernel and groups."""
+        weight, shape = self.src[src_key], self.dst[dst_key].shape
+        self._set(dst_key, remap_conv(weight, src_groups, shape, dst_groups, out_map, in_map, self.strategy.kernel),
+                  [src_key])
+        # the same remapping of ones counts the elements that hold seed values
+        plain = lambda m: ChannelMap(m.index)  # noqa: E731
+        ones = remap_conv(torch.ones_like(weight), src_groups, shape, dst_groups, plain(out_map), plain(in_map),
+                          self.strategy.kernel)
+        self.seed_numel += int((ones != 0).sum())
+
+    def _remap_bias(self, src_key, dst_key, out_map) -> None:
+        self._set(dst_key, gather_channels(self.src[src_key], 0, out_map), [src_key])
+        self.seed_numel += int((out_map.index >= 0).sum())
+
     def _remap_unit(self, src_prefix, dst_prefix, unit, src_groups, dst_groups, out_map, in_map):
+        """A ``ConvModule`` (conv, then its norm) named ``unit`` ('' for the prefix itself)."""
         src_conv, src_norm = _split_unit(self.src, src_prefix + unit if unit else src_prefix[:-1])
         dst_conv, dst_norm = _split_unit(self.dst, dst_prefix + unit if unit else dst_prefix[:-1])
         base_s = f'{src_prefix}{unit}.' if unit else src_prefix
         base_d = f'{dst_prefix}{unit}.' if unit else dst_prefix
         if 'weight' in dst_conv and 'weight' in src_conv:
-            args = (src_groups, dst_conv['weight'].shape, dst_groups, out_map, in_map, self.strategy.kernel)
-            w = remap_conv(src_conv['weight'], *args)
-            self._set(base_d + 'conv.weight', w, [base_s + 'conv.weight'])
-            # the same remapping of ones counts the elements that hold seed values
-            plain = lambda m: ChannelMap(m.index)  # noqa: E731
-            ones = remap_conv(torch.ones_like(src_conv['weight']), src_groups, dst_conv['weight'].shape, dst_groups,
-                              plain(out_map), plain(in_map), self.strategy.kernel)
-            self.seed_numel += int((ones != 0).sum())
+            self._remap_weight(base_s + 'conv.weight', base_d + 'conv.weight', src_groups, dst_groups, out_map,
+                               in_map)
             if 'bias' in dst_conv and 'bias' in src_conv:
-                self._set(base_d + 'conv.bias', gather_channels(src_conv['bias'], 0, out_map),
-                          [base_s + 'conv.bias'])
+                self._remap_bias(base_s + 'conv.bias', base_d + 'conv.bias', out_map)
         for norm_name, params in dst_norm.items():
             if norm_name in src_norm:
                 src_params = src_norm[norm_name]
@@ -228,6 +209,17 @@ class _Remapper:
                     self._set(f'{base_d}{norm_name}.{k}', v, [f'{base_s}{norm_name}.{k}'])
                     if k != 'num_batches_tracked':
                         self.seed_numel += int((out_map.index >= 0).sum())
+
+    def _remap_bare(self, src_name, dst_name, src_groups, dst_groups, out_map, in_map):
+        """A plain ``nn.Conv2d`` with bias and no norm (a squeeze-excitation's): weight and bias."""
+        for param in ('weight', 'bias'):
+            src_key, dst_key = f'{src_name}.{param}', f'{dst_name}.{param}'
+            if dst_key not in self.dst or src_key not in self.src:
+                continue
+            if param == 'weight':
+                self._remap_weight(src_key, dst_key, src_groups, dst_groups, out_map, in_map)
+            else:
+                self._remap_bias(src_key, dst_key, out_map)
 
     # -- levels -----------------------------------------------------------------------------------
     def run(self) -> Tuple[Dict[str, torch.Tensor], RemapReport]:
@@ -284,14 +276,14 @@ class _Remapper:
                 if not any(k.startswith(dst_prefix) for k in self.dst):
                     continue
                 if new_layer and self.strategy.depth == 'net2net' and info.has_shortcut():
-                    self._net2deeper(dst_prefix, _BlockDesc(self.dst_spec, info, block))
+                    self._net2deeper(dst_prefix, BlockDesc(self.dst_spec, info, block))
                     self.report.sources[dst_prefix[:-1]] = 'Net2DeeperNet identity block'
                     continue
                 src_c = self._source_candidate(src_info, block)
                 src_prefix = self._prefix(self.src_super, s, src_info.layer, src_c)
                 self.report.sources[dst_prefix[:-1]] = f'{src_prefix[:-1]} ({src_info.candidates[src_c].token})'
-                self._block(src_prefix, _BlockDesc(self.src_spec, src_info, src_info.candidates[src_c]),
-                            dst_prefix, _BlockDesc(self.dst_spec, info, block))
+                self._block(src_prefix, BlockDesc(self.src_spec, src_info, src_info.candidates[src_c]),
+                            dst_prefix, BlockDesc(self.dst_spec, info, block))
 
     def _source_candidate(self, src_info: LayerInfo, block: Block) -> int:
         tokens = [b.token for b in src_info.candidates]
@@ -306,25 +298,34 @@ class _Remapper:
                 return c
         raise AssertionError('layer without blocks')
 
-    def _block(self, src_prefix, src: _BlockDesc, dst_prefix, dst: _BlockDesc):
+    def _block(self, src_prefix, src: BlockDesc, dst_prefix, dst: BlockDesc):
         if src.block.kind != dst.block.kind:
             raise ValueError(f'cannot remap a {src.block.kind} block into a {dst.block.kind} block')
-        src_units, dst_units = _units(src), _units(dst)
-        in_map = leading_map(src.info.in_channels, dst.info.in_channels)
-        out_map = leading_map(src.info.out_channels, dst.info.out_channels)
-        hidden_map = self._hidden_map(src_prefix, src, dst)
-        maps = {'in': in_map, 'out': out_map, 'hidden': hidden_map}
-        for unit, (out_name, in_name, groups, _) in dst_units.items():
-            if unit not in src_units:
+        src_convs, dst_convs = block_convs(src), block_convs(dst)
+        needed = {name for u in dst_convs.values() for name in (u.out, u.inp)}
+        maps = {'in': leading_map(src.info.in_channels, dst.info.in_channels),
+                'out': leading_map(src.widths()['out'], dst.widths()['out'])}
+        if 'hidden' in needed:
+            maps['hidden'] = self._hidden_map(src_prefix, src, dst)
+        if 'se' in needed:
+            maps['se'] = self._se_map(src_prefix, src, dst)
+        for unit, u in dst_convs.items():
+            if unit not in src_convs:
                 self.report.notes.append(f'{dst_prefix}{unit}: the source block ({src.block.token}) has no '
                                          f'{unit}; left as initialised')
                 continue
-            src_groups = src_units[unit][2]
-            self._remap_unit(src_prefix, dst_prefix, unit, src_groups, groups, maps[out_name], maps[in_name])
+            src_groups = src_convs[unit].groups
+            if u.bare:
+                self._remap_bare(src_prefix + unit, dst_prefix + unit, src_groups, u.groups, maps[u.out],
+                                 maps[u.inp])
+            else:
+                self._remap_unit(src_prefix, dst_prefix, unit, src_groups, u.groups, maps[u.out], maps[u.inp])
 
-    def _hidden_map(self, src_prefix, src: _BlockDesc, dst: _BlockDesc) -> ChannelMap:
+    def _hidden_map(self, src_prefix, src: BlockDesc, dst: BlockDesc) -> ChannelMap:
         n_src, n_dst = src.hidden, dst.hidden
         rule = self.strategy.width
+        if n_src == 0:  # a bypassed source body: nothing to take
+            return leading_map(0, n_dst)
         reference = None
         if n_dst < n_src and rule in ('bn', 'std', 'l1'):
             first = 'expand_conv' if (src.block.kind == 'mbconv' and src.has_expand) else \
@@ -334,12 +335,35 @@ class _Remapper:
             reference = reference_vector(rule, conv.get('weight'), bn)
         return width_map(n_src, n_dst, rule, reference, self.gen)
 
-    def _net2deeper(self, dst_prefix, dst: _BlockDesc):
+    def _se_map(self, src_prefix, src: BlockDesc, dst: BlockDesc) -> ChannelMap:
+        """Channel map of the squeeze width: the width rule, ranked on the squeeze conv's weights."""
+        n_src, n_dst = src.se, dst.se
+        rule = self.strategy.width
+        if n_src == 0:
+            return leading_map(0, n_dst)
+        reference = None
+        if n_dst < n_src and rule == 'bn':
+            note = ("width rule 'bn': a squeeze-excitation has no BN after its squeeze conv; its squeeze width "
+                    'keeps the leading channels (Eq. 2)')
+            if note not in self.report.notes:
+                self.report.notes.append(note)
+            return leading_map(n_src, n_dst)
+        if n_dst < n_src and rule in ('std', 'l1'):
+            reference = reference_vector(rule, self.src.get(src_prefix + 'se.conv_reduce.weight'))
+        return width_map(n_src, n_dst, rule, reference, self.gen)
+
+    def _net2deeper(self, dst_prefix, dst: BlockDesc):
         """Net2DeeperNet: a new block that computes the identity (its last BN is zero)."""
-        units = _units(dst)
+        convs = block_convs(dst)
         last = 'linear_conv' if dst.block.kind == 'mbconv' else ('conv2' if dst.spec.block_type == 'basic'
                                                                   else 'conv3')
-        for unit in units:
+        for unit, u in convs.items():
+            if u.bare:  # squeeze-excitation: noise weights, zero bias (the zero BN after it decides)
+                weight, bias = f'{dst_prefix}{unit}.weight', f'{dst_prefix}{unit}.bias'
+                self._set(weight, torch.randn(self.dst[weight].shape, generator=self.gen) * self.strategy.net2net_noise,
+                          [])
+                self._set(bias, torch.zeros_like(self.dst[bias]), [])
+                continue
             conv, norm = _split_unit(self.dst, dst_prefix + unit)
             if 'weight' in conv:
                 key = f'{dst_prefix}{unit}.conv.weight'

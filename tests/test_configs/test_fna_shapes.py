@@ -23,14 +23,15 @@ CASES = {
 @pytest.fixture(scope='module')
 def random_seed(tmp_path_factory):
     """A randomly initialised seed checkpoint (mmadapt format) for a spec, written once per spec."""
-    from mmadapt.remap import seed_template
+    from mmadapt.models import build_spec_backbone
     folder, paths = tmp_path_factory.mktemp('seed'), {}
 
     def make(spec):
         if spec not in paths:
             torch.manual_seed(0)
             paths[spec] = folder / f'{spec}.pth'
-            torch.save({'state_dict': {f'backbone.{k}': v for k, v in seed_template(spec).items()}}, paths[spec])
+            state = build_spec_backbone(spec).state_dict()
+            torch.save({'state_dict': {f'backbone.{k}': v for k, v in state.items()}}, paths[spec])
         return paths[spec]
     return make
 

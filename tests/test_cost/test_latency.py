@@ -15,11 +15,11 @@ from mmcv.cnn import ConvModule
 
 from mmadapt.arch import builtin_specs, dump_spec, load_spec
 from mmadapt.cost import spec_cost
-from mmadapt.cost.latency import (SE_OPS, LatencyTable, TableMismatchError, Unit, build_unit, calibrate, cost,
-                                  current_allocator, derived_backbone, fit_factor, measure_network, measure_unit,
+from mmadapt.cost.latency import (SE_OPS, UNIT_ACT_CFGS, LatencyTable, TableMismatchError, Unit, build_unit,
+                                  calibrate, cost, current_allocator, fit_factor, measure_network, measure_unit,
                                   median_abs_rel_error, predict, ranks, spearman, spec_units)
-from mmadapt.models import SuperMobileNetV2
-from mmadapt.models.backbones import MBConv, ResBlock
+from mmadapt.models import SuperMobileNetV2, build_spec_backbone
+from mmadapt.models.backbones import ACTIVATIONS, MBConv, ResBlock, match_width
 from mmadapt.models.backbones.ops import SqueezeExcitation
 
 ACT = {'ReLU': 'relu', 'ReLU6': 'relu6', 'Hardswish': 'hswish', 'HSwish': 'hswish', 'SiLU': 'swish'}
@@ -33,6 +33,11 @@ def _load_tool(name):
     module = importlib.util.module_from_spec(module_spec)
     module_spec.loader.exec_module(module)
     return module
+
+
+def derived_backbone(spec, out_indices=None):
+    """The derived backbone of a spec in eval mode (the cost layer builds none itself)."""
+    return build_spec_backbone(spec, out_indices).eval()
 
 
 def _custom_mbv2():
@@ -303,7 +308,7 @@ def test_cuda_measurements():
     table = LatencyTable('cuda', threads=1, warmup=1, repeats=2, lazy=True)
     assert table.device_name.startswith('cuda: ')
     assert table.predict(_tiny_mbv2(), (32, 32)) > 0
-    assert measure_network(_tiny_mbv2(), (32, 32), warmup=1, repeats=2, device='cuda') > 0
+    assert measure_network(derived_backbone(_tiny_mbv2()), (32, 32), warmup=1, repeats=2, device='cuda') > 0
 
 
 def test_measure_network_restores_mode_and_threads():
@@ -311,7 +316,36 @@ def test_measure_network_restores_mode_and_threads():
     before = torch.get_num_threads()
     ms = measure_network(model, (16, 16), batch=1, threads=1, warmup=1, repeats=2)
     assert ms > 0 and model.training and torch.get_num_threads() == before
-    assert measure_network(_tiny_mbv2(), (16, 16), warmup=0, repeats=1) > 0
+    assert measure_network(derived_backbone(_tiny_mbv2()), (16, 16), warmup=0, repeats=1, in_channels=3) > 0
+    with pytest.raises(TypeError, match='measures a built module, got dict'):
+        measure_network(_tiny_mbv2(), (16, 16))
+
+
+def test_calibration_measures_the_networks_it_is_given():
+    specs = [_tiny_mbv2()]
+    table = LatencyTable('cpu', threads=1, warmup=0, repeats=1, lazy=True)
+    assert calibrate(table, specs, (16, 16), networks=[derived_backbone(s) for s in specs]) > 0
+    assert table.calibration['networks'][0]['measured_ms'] > 0
+    with pytest.raises(ValueError, match='calibrate needs the networks to measure'):
+        calibrate(table, specs, (16, 16))
+    with pytest.raises(ValueError, match='networks has 2 modules for 1 specs'):
+        calibrate(table, specs, (16, 16), networks=[derived_backbone(specs[0])] * 2)
+
+
+@pytest.mark.parametrize('gate,act', [('hsigmoid', 'relu'), ('sigmoid', 'swish')])
+def test_unit_modules_compute_what_the_backbones_compute(gate, act):
+    """The cost layer builds its units from torch and mmcv: the same functions as the backbones' ops."""
+    assert UNIT_ACT_CFGS == ACTIVATIONS
+    torch.manual_seed(0)
+    x = torch.randn(2, 16, 5, 4)
+    ours, _ = build_unit(Unit(f'se_{gate}', 16, 8, in_h=5, in_w=4, act=act, batch=2))
+    theirs = SqueezeExcitation(16, 8, act_cfg=dict(ACTIVATIONS[act]), gate=gate).eval()
+    ours.load_state_dict(theirs.state_dict(), strict=True)
+    with torch.no_grad():
+        assert torch.equal(ours(x), theirs(x))
+    for c_in, c_out in ((8, 12), (16, 8)):  # zero-pad, cut
+        pad, _ = build_unit(Unit('pad', c_in, c_out, in_h=5, in_w=4, batch=2))
+        assert torch.equal(pad(x[:, :c_in]), match_width(x[:, :c_in], c_out))
 
 
 def test_statistics_against_hand_computed_values():

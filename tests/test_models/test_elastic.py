@@ -4,9 +4,11 @@ import torch
 
 from mmadapt.arch import ElasticSpace, SpecError, load_spec, resolve_subnet, spec_from_dict
 from mmadapt.cost import count_model, spec_cost
-from mmadapt.models.backbones import (ChannelModulation, ChannelScale, ElasticMobileNetV2, ElasticResNet)
+from mmadapt.models.backbones import (ChannelModulation, ChannelScale, ElasticMobileNetV1, ElasticMobileNetV2,
+                                      ElasticMobileNetV3, ElasticResNet)
 from mmadapt.models.backbones.elastic import grow_elastic
 from mmadapt.registry import MODELS
+from mmadapt.remap import seed_template
 
 TINY_MBV2 = dict(name='tiny_mbv2', family='mbv2', stem=dict(out_channels=8), stages=[
     dict(out_channels=8, stride=1, blocks=['k3e1']),
@@ -29,8 +31,24 @@ TINY_BOTTLENECK = dict(TINY_BASIC, name='tiny_b', block='bottleneck', stages=[
     dict(out_channels=32, stride=2, blocks=['k3g1', 'k3g1']),
     dict(out_channels=48, stride=2, blocks=['k3g1']),
 ])
+# MobileNetV1 with channel-level bypasses (_b{T}): T < C makes a bottleneck, T >= C lets a layer vanish
+TINY_MBV1 = dict(name='tiny_mbv1', family='mbv1', stem=dict(out_channels=8), stages=[
+    dict(out_channels=16, stride=1, blocks=['k3_b8']),
+    dict(out_channels=24, stride=2, blocks=['k3', 'k3_b24', 'k3_b12']),
+    dict(out_channels=32, stride=2, blocks=['k5_b32', 'k5_b32']),
+    dict(out_channels=32, stride=1, blocks=['k3_b64', 'k3_b64']),
+    dict(out_channels=48, stride=2, blocks=['k3']),
+])
+# MobileNetV3-like: stage activations, squeeze-excitation, a bypassed (strided) first layer
+TINY_MBV3 = dict(name='tiny_mbv3', family='mbv3', act='hswish', stem=dict(out_channels=8), stages=[
+    dict(out_channels=8, stride=1, act='relu', blocks=['k3e1']),
+    dict(out_channels=12, stride=2, act='relu', blocks=['k3e4_b8', 'k3e3']),
+    dict(out_channels=16, stride=2, blocks=['k5e3_se', 'k5e3_se']),
+    dict(out_channels=24, stride=2, blocks=['k3e6_se', 'k3e4_se']),
+], head=dict(out_channels=48))
 FAMILIES = [(ElasticMobileNetV2, TINY_MBV2, tuple(range(8))), (ElasticResNet, TINY_BASIC, (0, 1, 2, 3)),
-            (ElasticResNet, TINY_BOTTLENECK, (1, 3))]
+            (ElasticResNet, TINY_BOTTLENECK, (1, 3)), (ElasticMobileNetV1, TINY_MBV1, (0, 2, 4)),
+            (ElasticMobileNetV3, TINY_MBV3, (1, 3, 4))]
 
 
 def randomise_norm(model, seed=0):
@@ -60,7 +78,8 @@ def exported(net, sub=None):
 
 
 def space(spec, per='layer'):
-    return ElasticSpace(spec, width_ratios=(0.25, 0.5, 0.75, 1.0), per=per, depths=1, kernels=(3, 5),
+    # ratio 0 removes residual bodies and bypassed convs (others take their smallest width)
+    return ElasticSpace(spec, width_ratios=(0.0, 0.25, 0.5, 0.75, 1.0), per=per, depths=1, kernels=(3, 5),
                         divisor=2, elastic_stem=True, elastic_head=True)
 
 
@@ -74,9 +93,14 @@ def test_random_subnets_equal_their_exported_derived_networks(cls, spec, out_ind
     subs = [sp.max(), sp.min()] + [sp.sample(g) for _ in range(4)]
     for sub in subs:
         net.set_subnet(sub)
+        derived = exported(net)
+        # remap's key / shape template of the spec (built from the spec alone) is the derived network's
+        template = seed_template(net.subnet(), out_indices)
+        assert {k: tuple(v.shape) for k, v in template.items()} == \
+            {k: tuple(v.shape) for k, v in derived.state_dict().items()}
         with torch.no_grad():
             ys = net(x)
-            zs = exported(net)(x)
+            zs = derived(x)
         assert len(ys) == len(zs) == len(out_indices)
         for y, z in zip(ys, zs):
             assert y.shape == z.shape
@@ -135,7 +159,7 @@ def test_groupnorm_subnets_export_exactly():
 @pytest.mark.parametrize('cls,spec,out_indices', FAMILIES)
 def test_per_sample_subnets_equal_each_subnet_alone_with_gradients(cls, spec, out_indices):
     net = build(cls, spec, out_indices)
-    sp = ElasticSpace(net.spec, width_ratios=(0.25, 0.5, 1.0), depths=1, divisor=2, elastic_stem=True)
+    sp = ElasticSpace(net.spec, width_ratios=(0.0, 0.25, 0.5, 1.0), depths=1, divisor=2, elastic_stem=True)
     g = torch.Generator().manual_seed(5)
     subs = [sp.sample(g) for _ in range(3)] + [sp.min()]
     x = torch.randn(len(subs), 3, 32, 32, dtype=torch.float64)
@@ -250,7 +274,8 @@ def test_sampling_is_reproducible_and_covers_the_space():
 
 @pytest.mark.parametrize('cls,spec,out_indices', FAMILIES)
 def test_subnet_costs_from_the_spec_equal_the_hook_counter(cls, spec, out_indices):
-    net = build(cls, spec, (len(load_spec(spec).stages) - 1, ) if cls is ElasticResNet else (7, ))
+    spec_ = load_spec(spec)
+    net = build(cls, spec, (len(spec_.stages) - (spec_.head is None), ))
     g = torch.Generator().manual_seed(2)
     for sub in [space(net.spec).sample(g) for _ in range(3)]:
         net.set_subnet(sub)
@@ -305,3 +330,49 @@ def test_seed_loads_into_elastic_max_network():
     x = torch.randn(1, 3, 64, 64)
     with torch.no_grad():
         assert torch.allclose(net(x)[0], tv.features(x), atol=1e-5)
+
+
+def test_channel_level_bypass_follows_the_rule_and_vanishes_into_the_identity():
+    """NetAdaptV2 App. C: output channel j < M from the conv path, M <= j < min(C, T) input channel j."""
+    from mmadapt.models.backbones import DerivedMobileNetV1
+    d = load_spec(TINY_MBV1).to_dict()
+    d['stages'][1]['blocks'] = ['k3', 'k3_c5_b24', 'k3_c30_b12']  # C=24: 5 conv + 19 bypass; then 30 conv
+    d['stages'][3]['blocks'] = ['k3_c0_b64', 'k3_c7_b64']  # width 0, T >= C: the identity
+    net = DerivedMobileNetV1(spec=spec_from_dict(d), out_indices=(1, 3), init_cfg=[]).double().eval()
+    randomise_norm(net)
+    seen = {}
+    for j in (0, 1):
+        net.stages[1][j].register_forward_hook(lambda m, i, o, j=j: seen.__setitem__((1, j), (i[0], o)))
+    net.stages[3][0].register_forward_hook(lambda m, i, o: seen.__setitem__((3, 0), (i[0], o)))
+    net(torch.randn(2, 3, 32, 32, dtype=torch.float64))
+    x, y = seen[(1, 1)][0], seen[(1, 1)][1]
+    assert y.shape[1] == 24 and torch.equal(y[:, 5:], x[:, 5:24])
+    assert torch.equal(y[:, :5], net.stages[1][1].pointwise_conv(net.stages[1][1].depthwise_conv(x)))
+    x0, y0 = seen[(3, 0)]
+    assert torch.equal(y0, x0)  # removed through its bypass: exactly the identity
+    assert net.stages[3][0].depthwise_conv is None  # and it computes nothing
+    # strided bypass of a first layer: the input subsampled by the stride
+    d = load_spec(TINY_MBV3).to_dict()
+    d['stages'][1]['blocks'][0] = 'k3e4_h0_c0_b8'
+    v3 = MODELS.build(dict(type='mmadapt.DerivedMobileNetV3', spec=d, out_indices=(1, ), init_cfg=[])).eval()
+    got = {}
+    v3.stages[1][0].register_forward_hook(lambda m, i, o: got.update(x=i[0], y=o))
+    v3(torch.randn(1, 3, 32, 32))
+    assert torch.equal(got['y'], got['x'][:, :8, ::2, ::2])
+
+
+def test_bypass_costs_nothing_and_sub_networks_keep_their_limits():
+    d = load_spec(TINY_MBV1).to_dict()
+    full = spec_cost(spec_from_dict(d), (32, 32))
+    d['stages'][3]['blocks'][1] = 'k3_c0_b64'
+    removed = spec_cost(spec_from_dict(d), (32, 32))
+    dw = 32 * 9 * 4 * 4
+    pw = 32 * 32 * 4 * 4
+    assert full.madds - removed.madds == dw + pw  # the removed layer's two convs, nothing for the bypass
+    net = ElasticMobileNetV1(spec=TINY_MBV1)
+    d = load_spec(TINY_MBV1).to_dict()
+    d['stages'][2]['blocks'][1] = 'k5_c8_b16'
+    with pytest.raises(SpecError, match='stage 2 layer 1: bypass limit 16 differs from the max block'):
+        net.set_subnet(d)
+    with pytest.raises(SpecError, match="'_b' .* is for layers without a residual shortcut"):
+        spec_from_dict(_modify(TINY_MBV2, 2, 1, 'k5e6_b8'))

@@ -82,6 +82,7 @@ def main(argv=None):
     from mmadapt.cost.latency import (LatencyTable, TableMismatchError, calibrate, median_abs_rel_error,
                                       spearman, spec_units)
     from mmadapt.cost.latency import current_allocator, keep_heap_memory
+    from mmadapt.models import build_spec_backbone
     hw = tuple(args.shape)
     try:
         specs = [load_spec(s) for s in args.specs]
@@ -123,7 +124,8 @@ def main(argv=None):
     table.save(args.out)  # keep the entries even if the calibration fails
 
     if calib:
-        factor = calibrate(table, calib, hw, method=args.fit)
+        networks = [build_spec_backbone(spec) for spec in calib]
+        factor = calibrate(table, calib, hw, method=args.fit, networks=networks)
         rows = table.calibration['networks']
         meas = [r['measured_ms'] for r in rows]
         raw = [r['predicted_raw_ms'] for r in rows]

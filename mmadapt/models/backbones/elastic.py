@@ -36,7 +36,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from mmadapt.arch import ArchSpec, LayerInfo, SpecError, load_spec
 from mmadapt.arch.elastic import resolve_subnet
 from mmadapt.registry import MODELS
-from .ops import MBConv, ResBlock, match_width
+from .ops import DepthwiseSeparable, MBConv, ResBlock, channel_bypass, match_width
 from .spec_backbone import SpecBackbone
 
 
@@ -55,6 +55,11 @@ class ChannelModulation:
     def block(self, name: str, y: torch.Tensor) -> torch.Tensor:
         return y
 
+    def bypass_kept(self, name: str) -> Optional[torch.Tensor]:
+        """Per-sample conv widths (N,) of the channel-level bypass of block ``name``: image n takes its
+        channels ``kept[n] <= j`` from the bypass. ``None``: the sub-network's own width for all."""
+        return None
+
 
 def _width_mask(widths: torch.Tensor, channels: int, like: torch.Tensor) -> torch.Tensor:
     """(N, C, 1, 1) mask: 1 for channel c < widths[n], else 0."""
@@ -70,8 +75,9 @@ class SampleWidthMask(ChannelModulation):
             output. Names not listed are left as they are.
     """
 
-    def __init__(self, units: Dict[str, torch.Tensor], blocks: Dict[str, torch.Tensor]):
-        self.units, self.blocks = units, blocks
+    def __init__(self, units: Dict[str, torch.Tensor], blocks: Dict[str, torch.Tensor],
+                 bypasses: Optional[Dict[str, torch.Tensor]] = None):
+        self.units, self.blocks, self.bypasses = units, blocks, dict(bypasses or {})
 
     def _apply(self, table, name, y):
         w = table.get(name)
@@ -87,6 +93,9 @@ class SampleWidthMask(ChannelModulation):
 
     def block(self, name, y):
         return self._apply(self.blocks, name, y)
+
+    def bypass_kept(self, name):
+        return self.bypasses.get(name)
 
 
 class ChannelScale(ChannelModulation):
@@ -198,22 +207,69 @@ class _Run:
             y = m.unit(name, y)
         return y
 
+    def modulate(self, name: str, y: torch.Tensor) -> torch.Tensor:
+        for m in self.modulations:
+            y = m.unit(name, y)
+        return y
+
     def block(self, name: str, y: torch.Tensor) -> torch.Tensor:
         for m in self.modulations:
             y = m.block(name, y)
         return y
+
+    def bypass(self, name: str, y: Optional[torch.Tensor], x: torch.Tensor, info: LayerInfo) -> torch.Tensor:
+        """Channel-level bypass of a block: ``y`` (the conv path, ``conv_out`` channels, or ``None``)
+        and the input channels ``conv_out <= j < min(C, T)`` of ``x``, as :func:`channel_bypass`
+        does; with per-sample conv widths the bypass takes, image by image, the complement of them."""
+        block = info.candidates[0]
+        kept = None
+        for m in self.modulations:
+            kept = m.bypass_kept(name) if kept is None else kept
+        m_out = info.conv_out(block)
+        if kept is None:
+            return channel_bypass(y, x, m_out, block.bypass, info.stride)
+        z = channel_bypass(None, x, 0, block.bypass, info.stride)
+        width = info.out_channels
+        c = torch.arange(z.shape[1], device=z.device)
+        z = z * (c[None, :] >= kept.to(z.device)[:, None]).to(z.dtype)[:, :, None, None]
+        z = match_width(z, width)
+        return z if y is None else z + match_width(y, width)
+
+
+def _se(m, x: torch.Tensor, squeeze: int, run: _Run, name: str) -> torch.Tensor:
+    """Squeeze-excitation on the channels of ``x`` with a ``squeeze``-wide bottleneck (leading slices)."""
+    c = x.shape[1]
+    s = x.mean((2, 3), keepdim=True)
+    s = F.conv2d(s, m.conv_reduce.weight[:squeeze, :c], m.conv_reduce.bias[:squeeze])
+    s = run.modulate(f'{name}.conv_reduce', m.act(s))
+    s = F.conv2d(s, m.conv_expand.weight[:c, :squeeze], m.conv_expand.bias[:c])
+    return x * m.gate(s)
+
+
+def _separable(m: DepthwiseSeparable, info: LayerInfo, spec: ArchSpec, x: torch.Tensor, run: _Run, name: str):
+    block = info.candidates[0]
+    m_out = info.conv_out(block)
+    y = None
+    if m_out > 0:
+        y = run.unit(f'{name}.depthwise_conv', m.depthwise_conv, x, None, block.kernel)
+        y = run.unit(f'{name}.pointwise_conv', m.pointwise_conv, y, m_out)
+    return y if block.bypass is None else run.bypass(name, y, x, info)
 
 
 def _mbconv(m: MBConv, info: LayerInfo, spec: ArchSpec, x: torch.Tensor, run: _Run, name: str):
     block = info.candidates[0]
     hidden = info.hidden(block, spec.block_type)
     if hidden == 0:
-        return match_width(x, info.out_channels)
+        return match_width(x, info.out_channels) if block.bypass is None else run.bypass(name, None, x, info)
     y = x if m.expand_conv is None else run.unit(f'{name}.expand_conv', m.expand_conv, x, hidden)
     y = run.unit(f'{name}.depthwise_conv', m.depthwise_conv, y, None, block.kernel)
-    y = run.unit(f'{name}.linear_conv', m.linear_conv, y, info.out_channels)
+    if m.se is not None:
+        y = _se(m.se, y, spec.se_channels(info, block), run, f'{name}.se')
+    y = run.unit(f'{name}.linear_conv', m.linear_conv, y, info.conv_out(block))
     if info.has_shortcut():
         y = y + match_width(x, info.out_channels)
+    if block.bypass is not None:
+        y = run.bypass(name, y, x, info)
     return y
 
 
@@ -237,7 +293,7 @@ def _resblock(m: ResBlock, info: LayerInfo, spec: ArchSpec, x: torch.Tensor, run
     return m.act(y + identity)
 
 
-BLOCK_FORWARDS = {MBConv: _mbconv, ResBlock: _resblock}
+BLOCK_FORWARDS = {MBConv: _mbconv, ResBlock: _resblock, DepthwiseSeparable: _separable}
 """Block class -> ``f(module, sub_info, sub_spec, x, run, name)``: the sub-network forward of a
 block. A new block type adds its entry here (see :func:`register_elastic_block`)."""
 
@@ -340,13 +396,13 @@ class ElasticBackbone(SpecBackbone):
                                     'first layer has one exactly when its input and output widths are equal)')
         self.set_subnet(union)
         widths = [_output_widths(s, len(self.stages)) for s in subs]
-        units, blocks = {}, {}
-        for table, key in ((units, 0), (blocks, 1)):
+        units, blocks, bypasses = {}, {}, {}
+        for table, key in ((units, 0), (blocks, 1), (bypasses, 2)):
             names = set().union(*(w[key] for w in widths))
             for name in names:
                 table[name] = torch.tensor([w[key][name] if name in w[key] else _absent(w, key, name) for w in widths])
         self.clear_sample_subnets()
-        mask = SampleWidthMask(units, blocks)
+        mask = SampleWidthMask(units, blocks, bypasses)
         self._modulations.insert(0, mask)
         return mask
 
@@ -365,6 +421,8 @@ class ElasticBackbone(SpecBackbone):
         for s, stage in enumerate(self.stages):
             for info in self._sub_layers[s]:
                 name = f'stages.{s}.{info.layer}'
+                if info.candidates[0].is_skip:  # a removed layer of a block without shortcut (mbv1)
+                    continue
                 fwd = BLOCK_FORWARDS.get(type(stage[info.layer]))
                 if fwd is None:
                     raise TypeError(f'no elastic forward for {type(stage[info.layer]).__name__}; register one '
@@ -419,50 +477,64 @@ def _union_spec(max_spec: ArchSpec, subs: List[ArchSpec]) -> ArchSpec:
             if len(kernels) > 1:
                 raise SpecError(f'stage {st} layer {j}: per-sample sub-networks must share kernels, got '
                                 f'{sorted(kernels)}')
-            b0 = present[0][0].candidates[0]
+            real = [(i, s) for i, s in present if not i.candidates[0].is_skip]
+            if not real:
+                blocks.append('skip')
+                continue
+            b0 = real[0][0].candidates[0]
             kernel = kernels.pop() if kernels else b0.kernel
-            hidden = max(i.hidden(i.candidates[0], s.block_type) for i, s in present)
+            hidden = max(i.hidden(i.candidates[0], s.block_type) for i, s in real)
             # a sub-network without this layer passes its stage's last width through it
             passing = [ls[(st, s.stages[st].depth - 1)].out_channels for ls, s in zip(layer_sets, subs)
                        if (st, j) not in ls]
-            out = max([i.out_channels for i, _ in present] + passing)
-            if b0.kind == 'mbconv' and not (b0.hidden is not None or b0.expansion != 1):
+            if b0.bypass is not None:
+                out = max(i.conv_out(i.candidates[0]) for i, _ in real)
+            else:
+                out = max([i.out_channels for i, _ in present] + passing)
+            if b0.kind == 'separable' or (b0.kind == 'mbconv' and not (b0.hidden is not None or b0.expansion != 1)):
                 hidden = None
             blocks.append(Block(b0.kind, kernel=kernel, expansion=b0.expansion, groups=b0.groups, hidden=hidden,
-                                out=out).token)
+                                out=out, se=b0.se, bypass=b0.bypass).token)
         d['stages'][st]['blocks'] = blocks
     return spec_from_dict(d)
 
 
 def _output_widths(sub: ArchSpec, num_stages: int):
-    """(unit name -> output width, block name -> output width) of a sub-network; a removed body's
-    units have width 0."""
+    """(unit name -> output width, block name -> output width, block name -> conv width of its
+    channel-level bypass) of a sub-network; a removed body's units have width 0."""
     units = {'stem': sub.stem['out_channels']}
-    blocks = {}
+    blocks, bypasses = {}, {}
     for info in sub.layers():
         if info.stage >= num_stages:
             continue
         name = f'stages.{info.stage}.{info.layer}'
         block = info.candidates[0]
-        hidden, out = info.hidden(block, sub.block_type), info.out_channels
-        blocks[name] = out
-        last = out if hidden > 0 else 0
-        if block.kind == 'mbconv':
-            names = {'expand_conv': hidden, 'depthwise_conv': hidden, 'linear_conv': last}
+        blocks[name] = info.out_channels
+        if block.is_skip:
+            continue
+        hidden, conv_out = info.hidden(block, sub.block_type), info.conv_out(block)
+        if block.bypass is not None:
+            bypasses[name] = conv_out
+        last = conv_out if hidden > 0 else 0
+        if block.kind == 'separable':
+            names = {'depthwise_conv': info.in_channels if conv_out else 0, 'pointwise_conv': conv_out}
+        elif block.kind == 'mbconv':
+            names = {'expand_conv': hidden, 'depthwise_conv': hidden, 'linear_conv': last,
+                     'se.conv_reduce': sub.se_channels(info, block)}
         elif sub.block_type == 'basic':
-            names = {'conv1': hidden, 'conv2': last, 'downsample': out}
+            names = {'conv1': hidden, 'conv2': last, 'downsample': conv_out}
         else:
-            names = {'conv1': hidden, 'conv2': hidden, 'conv3': last, 'downsample': out}
+            names = {'conv1': hidden, 'conv2': hidden, 'conv3': last, 'downsample': conv_out}
         units.update({f'{name}.{unit}': w for unit, w in names.items()})
     if sub.head is not None:
         units['head'] = sub.head['out_channels']
-    return units, blocks
+    return units, blocks, bypasses
 
 
 def _absent(widths, key, name) -> int:
     """Width of a unit / block a sub-network does not have: 0 for a unit; for a block (a layer the
     sub-network does not have, run as a removed body) the width of its input."""
-    if key == 0:
+    if key != 1:
         return 0
     s, j = (int(v) for v in name.split('.')[1:3])
     blocks = widths[1]
@@ -552,3 +624,20 @@ def grow_elastic(backbone: ElasticBackbone, spec, init: str = 'identity', seed: 
     new.load_state_dict(state, strict=True)
     new.set_subnet(None)
     return new
+
+
+@MODELS.register_module()
+class ElasticMobileNetV1(ElasticBackbone):
+    """Elastic MobileNetV1 (``mbv1`` max spec; default MobileNetV1 1.0). Layers with a channel-level
+    bypass (``_b{T}``) may reach conv width 0 (NetAdaptV2's depth through CBC)."""
+    family = 'mbv1'
+    derived_type = 'mmadapt.DerivedMobileNetV1'
+
+
+@MODELS.register_module()
+class ElasticMobileNetV3(ElasticBackbone):
+    """Elastic MobileNetV3 / EfficientNet (``mbv3`` max spec; default MobileNetV3-Large). The
+    squeeze-excitation of a block runs at the squeeze width the spec's SE rule gives its hidden (or
+    input) width, on the leading slices of its two 1x1 convs."""
+    family = 'mbv3'
+    derived_type = 'mmadapt.DerivedMobileNetV3'

@@ -43,6 +43,22 @@ def match_width(x: torch.Tensor, channels: int) -> torch.Tensor:
     return F.pad(x, (0, 0, 0, 0, 0, channels - c))
 
 
+def channel_bypass(y: Optional[torch.Tensor], x: torch.Tensor, kept: int, limit: int, stride: int = 1
+                   ) -> torch.Tensor:
+    """Channel-level bypass (NetAdaptV2 App. C): output channel j < ``kept`` is channel j of the conv
+    path ``y``, ``kept <= j < min(C, limit)`` is input channel j of ``x`` (subsampled by ``stride``:
+    the centre tap of a strided 1x1 delta kernel), so the output has ``max(kept, min(C, limit))``
+    channels. ``kept == 0`` with ``limit >= C`` and stride 1 is exactly the identity.
+    """
+    c = min(x.shape[1], limit)
+    z = x[:, kept:c]
+    if stride > 1:
+        z = z[:, :, ::stride, ::stride]
+    if y is None or kept == 0:
+        return z
+    return y if z.shape[1] == 0 else torch.cat([y, z], 1)
+
+
 class Skip(nn.Module):
     """The ``skip`` op of depth search: returns its input."""
 
@@ -105,7 +121,7 @@ class MBConv(nn.Module):
                  dilation: int = 1, hidden: Optional[int] = None, expand: bool = True,
                  shortcut: bool = False, norm_cfg: Optional[dict] = None, act_cfg: Optional[dict] = None,
                  token: str = '', se_channels: int = 0, se_act_cfg: Optional[dict] = None,
-                 se_gate: str = 'hsigmoid'):
+                 se_gate: str = 'hsigmoid', bypass: Optional[int] = None, conv_out: Optional[int] = None):
         super().__init__()
         norm_cfg = norm_cfg or dict(type='BN')
         act_cfg = act_cfg or dict(type='ReLU6')
@@ -118,9 +134,13 @@ class MBConv(nn.Module):
         self.shortcut = shortcut
         self.token = token
         self.se = None
+        self.bypass = bypass
+        self.conv_out = out_channels if conv_out is None else conv_out
+        if bypass is not None and shortcut:
+            raise ValueError('an MBConv has a residual shortcut or a channel-level bypass, not both')
         if hidden == 0:
-            if not shortcut:
-                raise ValueError('a bypassed MBConv (hidden 0) needs a shortcut')
+            if not shortcut and bypass is None:
+                raise ValueError('a bypassed MBConv (hidden 0) needs a shortcut or a channel-level bypass')
             self.expand_conv = self.depthwise_conv = self.linear_conv = None
             return
         self.expand_conv = ConvModule(in_channels, hidden, 1, norm_cfg=norm_cfg,
@@ -130,10 +150,12 @@ class MBConv(nn.Module):
                                          groups=hidden, norm_cfg=norm_cfg, act_cfg=act_cfg)
         if se_channels > 0:
             self.se = SqueezeExcitation(hidden, se_channels, act_cfg=se_act_cfg, gate=se_gate)
-        self.linear_conv = ConvModule(hidden, out_channels, 1, norm_cfg=norm_cfg, act_cfg=None)
+        self.linear_conv = ConvModule(hidden, self.conv_out, 1, norm_cfg=norm_cfg, act_cfg=None)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.linear_conv is None:
+            if self.bypass is not None:
+                return channel_bypass(None, x, 0, self.bypass, self.stride)
             return match_width(x, self.out_channels)
         y = x if self.expand_conv is None else self.expand_conv(x)
         y = self.depthwise_conv(y)
@@ -142,6 +164,8 @@ class MBConv(nn.Module):
         y = self.linear_conv(y)
         if self.shortcut:
             y = y + match_width(x, self.out_channels)
+        if self.bypass is not None:
+            y = channel_bypass(y, x, self.conv_out, self.bypass, self.stride)
         return y
 
     def extra_repr(self) -> str:
@@ -159,19 +183,28 @@ class DepthwiseSeparable(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int, kernel: int = 3, stride: int = 1,
                  dilation: int = 1, norm_cfg: Optional[dict] = None, act_cfg: Optional[dict] = None,
-                 token: str = ''):
+                 token: str = '', bypass: Optional[int] = None, conv_out: Optional[int] = None):
         super().__init__()
         norm_cfg = norm_cfg or dict(type='BN')
         act_cfg = act_cfg or dict(type='ReLU')
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel, self.stride, self.dilation, self.token = kernel, stride, dilation, token
-        self.depthwise_conv = ConvModule(in_channels, in_channels, kernel, stride=stride,
-                                         padding=dilation * (kernel - 1) // 2, dilation=dilation,
-                                         groups=in_channels, norm_cfg=norm_cfg, act_cfg=act_cfg)
-        self.pointwise_conv = ConvModule(in_channels, out_channels, 1, norm_cfg=norm_cfg, act_cfg=act_cfg)
+        self.bypass = bypass
+        self.conv_out = out_channels if conv_out is None else conv_out
+        if self.conv_out == 0 and bypass is None:
+            raise ValueError('a depthwise-separable block of width 0 needs a channel-level bypass')
+        self.depthwise_conv = self.pointwise_conv = None
+        if self.conv_out > 0:
+            self.depthwise_conv = ConvModule(in_channels, in_channels, kernel, stride=stride,
+                                             padding=dilation * (kernel - 1) // 2, dilation=dilation,
+                                             groups=in_channels, norm_cfg=norm_cfg, act_cfg=act_cfg)
+            self.pointwise_conv = ConvModule(in_channels, self.conv_out, 1, norm_cfg=norm_cfg, act_cfg=act_cfg)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.pointwise_conv(self.depthwise_conv(x))
+        y = None if self.pointwise_conv is None else self.pointwise_conv(self.depthwise_conv(x))
+        if self.bypass is not None:
+            return channel_bypass(y, x, self.conv_out, self.bypass, self.stride)
+        return y
 
     def extra_repr(self) -> str:
         return (f'{self.token or "separable"}: {self.in_channels}->{self.out_channels}, '
@@ -250,7 +283,8 @@ def build_block(block: Block, info: LayerInfo, spec: ArchSpec, norm_cfg: Optiona
         act_cfg = act_cfg_for(spec.act)
     if block.kind == 'separable':
         return DepthwiseSeparable(info.in_channels, info.out_channels, block.kernel, stride=info.stride,
-                                  dilation=info.dilation, norm_cfg=norm_cfg, act_cfg=act_cfg, token=block.token)
+                                  dilation=info.dilation, norm_cfg=norm_cfg, act_cfg=act_cfg, token=block.token,
+                                  bypass=block.bypass, conv_out=info.conv_out(block))
     if block.kind == 'mbconv':
         expand = block.hidden is not None or block.expansion != 1
         se_channels = spec.se_channels(info, block)
@@ -258,7 +292,7 @@ def build_block(block: Block, info: LayerInfo, spec: ArchSpec, norm_cfg: Optiona
         return MBConv(info.in_channels, info.out_channels, block.kernel, stride=info.stride,
                       dilation=info.dilation, hidden=hidden, expand=expand, shortcut=info.has_shortcut(),
                       norm_cfg=norm_cfg, act_cfg=act_cfg, token=block.token, se_channels=se_channels,
-                      **se_kwargs)
+                      bypass=block.bypass, conv_out=info.conv_out(block), **se_kwargs)
     shortcut = 'identity' if info.has_shortcut() else 'conv'
     return ResBlock(spec.block_type, info.in_channels, info.out_channels, kernel=block.kernel,
                     groups=block.groups, hidden=hidden, stride=info.stride, dilation=info.dilation,

@@ -15,6 +15,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmadapt.arch import ArchSpec, load_spec
 from mmadapt.registry import MODELS
+from mmadapt.remap import RemapInit
 from .ops import act_cfg_for, build_block
 
 DEFAULT_INIT = [
@@ -106,7 +107,6 @@ class SpecBackbone(BaseModule):
         if not remaps or self._is_init:
             super().init_weights()
             return
-        from mmadapt.remap import RemapInit
         self.init_cfg = [c for c in cfgs if c not in remaps]
         try:
             super().init_weights()

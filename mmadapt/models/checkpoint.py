@@ -1,24 +1,47 @@
-"""Remapping of whole model checkpoints: the backbone by spec, everything else as it is."""
+"""Remapping of whole model checkpoints: the backbone by spec, everything else as it is.
+
+This sits above :mod:`mmadapt.remap` (which works on state dicts and specs and builds no module):
+the target's state dict comes from a built backbone, whose initial values stay wherever nothing is
+remapped.
+"""
 from dataclasses import dataclass
 from typing import Dict, Optional, Sequence
 
 import torch
 
 from mmadapt.arch import load_spec
-from .adapters import load_seed, unwrap_checkpoint
-from .network import RemapReport, remap_state_dict
+from mmadapt.remap import RemapReport, load_seed, remap_state_dict, unwrap_checkpoint
+from .backbones import SuperMobileNetV2, SuperResNet, derived_backbone_class
+
+SUPER_BACKBONES = {'mbv2': SuperMobileNetV2, 'resnet': SuperResNet}
 
 
-def build_spec_backbone(spec, out_indices: Optional[Sequence[int]] = None):
-    """A derived or super backbone for ``spec`` (its family and whether it has searchable layers)."""
-    from mmadapt.models import DerivedMobileNetV2, DerivedResNet, SuperMobileNetV2, SuperResNet
+def build_spec_backbone(spec, out_indices: Optional[Sequence[int]] = None, **kwargs):
+    """The backbone of ``spec``: its family's derived backbone, or super-backbone if it has searchable layers.
+
+    Args:
+        spec: a spec (name, file, dict or :class:`~mmadapt.arch.ArchSpec`).
+        out_indices: as given to the backbone (default: the whole network).
+        **kwargs: other arguments of the backbone (``norm_cfg``, ``act_cfg`` ...).
+    Returns:
+        The backbone, built without initialisation config (``init_cfg=[]``); a module in training mode.
+    Raises:
+        ValueError: the spec has searchable layers and its family has no super-backbone (only
+            :data:`SUPER_BACKBONES` do).
+    """
     spec = load_spec(spec)
     if spec.is_derived:
-        cls = DerivedMobileNetV2 if spec.family == 'mbv2' else DerivedResNet
+        cls = derived_backbone_class(spec.family)
+    elif spec.family in SUPER_BACKBONES:
+        cls = SUPER_BACKBONES[spec.family]
     else:
-        cls = SuperMobileNetV2 if spec.family == 'mbv2' else SuperResNet
-    kwargs = {} if out_indices is None else dict(out_indices=tuple(out_indices))
-    return cls(spec=spec, init_cfg=[], **kwargs)
+        raise ValueError(f'spec {spec.name!r} has searchable layers, but no super-backbone builds {spec.family} '
+                         f'specs (families with one: {sorted(SUPER_BACKBONES)}); derive a spec first '
+                         '(mmadapt.arch.derive_spec)')
+    if out_indices is not None:
+        kwargs['out_indices'] = tuple(out_indices)
+    kwargs.setdefault('init_cfg', [])
+    return cls(spec=spec, **kwargs)
 
 
 @dataclass
@@ -57,7 +80,6 @@ def remap_checkpoint(checkpoint, src_spec, dst_spec, source: str = 'seed', strat
     if src_spec.family != dst_spec.family:
         raise ValueError(f'cannot remap a {src_spec.family} spec into a {dst_spec.family} spec')
     if isinstance(checkpoint, str):
-        import mmadapt  # noqa: F401  (safe loading of mmengine checkpoints)
         checkpoint = torch.load(checkpoint, map_location='cpu', weights_only=True)
     extra, seed_report = {}, None
     if source == 'seed':
@@ -81,4 +103,4 @@ def remap_checkpoint(checkpoint, src_spec, dst_spec, source: str = 'seed', strat
     return RemappedCheckpoint(out, meta, report, seed_report)
 
 
-__all__ = ['RemappedCheckpoint', 'build_spec_backbone', 'remap_checkpoint']
+__all__ = ['SUPER_BACKBONES', 'RemappedCheckpoint', 'build_spec_backbone', 'remap_checkpoint']
