@@ -19,15 +19,11 @@ from typing import Dict, List, Optional, Sequence, Union
 import torch
 
 from .spec import ArchSpec, Block, LayerInfo, SpecError, load_spec, spec_from_dict
+from .spec import _where as _spec_where
 
 
 def _where(spec: ArchSpec, stage: Optional[int] = None, layer: Optional[int] = None) -> str:
-    text = f'sub-network {spec.name!r}'
-    if stage is not None:
-        text += f': stage {stage}'
-    if layer is not None:
-        text += f' layer {layer}'
-    return text
+    return _spec_where(spec.name, stage, layer, what='sub-network')
 
 
 def _has_expand(block: Block) -> bool:

@@ -206,9 +206,6 @@ def parse_block(token: str, family: str) -> Block:
         if expansion.is_integer():
             expansion = int(expansion)
         return Block('mbconv', kernel=kernel, expansion=expansion, hidden=hidden, out=out, se=se, bypass=bypass)
-    if bypass is not None:
-        raise SpecError(f"block {token!r}: a ResNet block's bypass is its shortcut; '_b' is for mbconv and "
-                        'separable blocks')
     groups = int(fields[1])
     if groups < 1:
         raise SpecError(f'block {token!r}: groups must be at least 1, got {groups}')
@@ -445,8 +442,8 @@ def _block_out(block: Block, in_ch: int, stage_out: int) -> int:
     return block.out if block.out is not None else stage_out
 
 
-def _where(name: str, stage: Optional[int] = None, layer: Optional[int] = None) -> str:
-    text = f'spec {name!r}'
+def _where(name: str, stage: Optional[int] = None, layer: Optional[int] = None, what: str = 'spec') -> str:
+    text = f'{what} {name!r}'
     if stage is not None:
         text += f': stage {stage}'
     if layer is not None:

@@ -82,8 +82,9 @@ def test_seed_specs():
     assert mb.is_derived and not load_spec('fna_mbv2_det').is_derived
 
 
-def _mbv2(**changes):
-    d = load_spec('mobilenet_v2').to_dict()
+def _spec(name, **changes):
+    """The built-in spec ``name`` as a dict, with ``changes`` (dotted paths -> value, KeyError deletes)."""
+    d = load_spec(name).to_dict()
     for path, value in changes.items():
         target = d
         keys = path.split('.')
@@ -97,6 +98,10 @@ def _mbv2(**changes):
         else:
             target[last] = value
     return d
+
+
+def _mbv2(**changes):
+    return _spec('mobilenet_v2', **changes)
 
 
 @pytest.mark.parametrize('changes,expected', [

@@ -6,6 +6,8 @@ import pytest
 from mmadapt.arch import SpecError, builtin_specs, dump_spec, load_spec, spec_from_dict
 from mmadapt.arch.spec import SE_DEFAULTS, make_divisible, se_width
 
+from .test_spec import _spec
+
 NEW_SEEDS = ('mobilenet_v1', 'mobilenet_v3_large', 'mobilenet_v3_small', 'efficientnet_b0')
 
 
@@ -113,24 +115,6 @@ def test_make_divisible_is_torchvisions():
     assert se_width(72, SE_DEFAULTS) == 24 and se_width(16, SE_DEFAULTS) == 8
     assert se_width(18, dict(ratio=0.25, divisor=1)) == 4 and se_width(2, dict(ratio=0.25, divisor=1)) == 1
 
-
-def _spec(name, **changes):
-    d = load_spec(name).to_dict()
-    for path, value in changes.items():
-        target = d
-        keys = path.split('.')
-        for k in keys[:-1]:
-            target = target[int(k)] if k.isdigit() else target[k]
-        last = keys[-1]
-        if value is KeyError:
-            del target[int(last) if last.isdigit() else last]
-        elif last.isdigit():
-            target[int(last)] = value
-        else:
-            target[last] = value
-    return d
-
-
 @pytest.mark.parametrize('name,changes,expected', [
     ('mobilenet_v1', {'stages.3.blocks.2': 'k3e6'}, ['stage 3 layer 2', "unknown block token 'k3e6' for a mbv1 spec",
                                                       "'k{kernel}'"]),
@@ -143,7 +127,7 @@ def _spec(name, **changes):
     ('mobilenet_v1', {'se': {'ratio': 0.25}}, ["field 'se' is only defined for mbv3 specs, not mbv1"]),
     ('mobilenet_v1', {'act': 'hswish'}, ["activation 'hswish' not allowed; a mbv1 spec allows ['relu6', 'relu']"]),
     ('mobilenet_v3_large', {'stages.2.blocks.1': 'k5e3_c40_se'},
-     ['stage 2 layer 1', "unknown block token 'k5e3_c40_se'", "'_se', '_h{hidden}' and '_c{out}' in this order"]),
+     ['stage 2 layer 1', "unknown block token 'k5e3_c40_se'", "'_se', '_h{hidden}', '_c{out}' and '_b{bypass limit}' in this order"]),
     ('mobilenet_v3_large', {'stages.2.blocks.1': 'k5g3'}, ['stage 2 layer 1', "unknown block token 'k5g3'"]),
     ('mobilenet_v3_large', {'stages.2.blocks.1': 'k6e3_se'}, ['stage 2 layer 1', 'kernel must be odd']),
     ('mobilenet_v3_large', {'stages.2.act': 'gelu'},

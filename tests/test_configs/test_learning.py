@@ -20,8 +20,8 @@ def test_retinanet_learns_shapes(tmp_path):
     ann = str(data / 'annotations' / 'val.json')
     opts = data_options(data, 'learning')
     opts.update({'val_evaluator.ann_file': ann, 'test_evaluator.ann_file': ann,
-                 'model.test_cfg.score_thr': 0.0, 'train_cfg.max_epochs': 10,
-                 'train_cfg.val_interval': 10})
+                 'model.test_cfg.score_thr': 0.0, 'train_cfg.max_epochs': 14,
+                 'train_cfg.val_interval': 14})
 
     untrained_cfg = prepare_config(CONFIG, work_dir=str(tmp_path / 'untrained'),
                                    cfg_options={**opts, 'experiment_name': 'learning_untrained'},

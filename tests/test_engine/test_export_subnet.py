@@ -77,3 +77,21 @@ def test_export_refuses_bad_input_and_leaves_nothing(model_and_checkpoint, tmp_p
         export_subnet.main([CONFIG, str(ckpt), '--subnet', 'max', '--out', str(out)])
     assert os.listdir(tmp_path) == sorted(os.listdir(tmp_path)) and not out.exists()
     assert [p for p in os.listdir(tmp_path) if p.startswith('.')] == []
+
+
+def test_count_cost_counts_the_active_subnet_of_an_elastic_backbone(model_and_checkpoint):
+    """The hook counter cannot see an elastic backbone's functional convs; the config counter adds its
+    active sub-network from the spec instead of reporting 0."""
+    from mmadapt.cost import spec_cost
+    from mmadapt.cost.config_cost import count_config
+    model, _ = model_and_checkpoint
+    full = count_config(CONFIG, (64, 64), model=model)
+    assert full.backbone_madds == spec_cost('mobilenet_v2', (64, 64)).madds
+    sub = ElasticSpace(model.backbone.spec, (0.5, 1.0), depths=2).min()
+    model.backbone.set_subnet(sub)
+    try:
+        small = count_config(CONFIG, (64, 64), model=model)
+    finally:
+        model.backbone.set_subnet(None)
+    assert small.backbone_madds == spec_cost(sub, (64, 64)).madds < full.backbone_madds
+    assert full.model.madds - full.backbone_madds == small.model.madds - small.backbone_madds  # the head

@@ -8,18 +8,7 @@ from mmadapt.models import DerivedMobileNetV1, DerivedMobileNetV3
 from mmadapt.models.backbones import DepthwiseSeparable, MBConv, SqueezeExcitation, derived_backbone_class
 from mmadapt.remap import SeedFormatError, convert_seed, load_seed, seed_template
 
-
-def randomise_bn(model, seed=0):
-    """Non-trivial BN statistics and affine parameters, so that function checks mean something."""
-    gen = torch.Generator().manual_seed(seed)
-    for m in model.modules():
-        if isinstance(m, nn.BatchNorm2d):
-            n = m.num_features
-            m.running_mean.copy_(torch.randn(n, generator=gen) * 0.2)
-            m.running_var.copy_(torch.rand(n, generator=gen) + 0.5)
-            m.weight.data.copy_(torch.rand(n, generator=gen) + 0.5)
-            m.bias.data.copy_(torch.randn(n, generator=gen) * 0.2)
-    return model.eval()
+from ..test_remap.test_network import randomise_bn
 
 
 def library_model(lib, name):

@@ -119,6 +119,9 @@ def main(argv=None):
               f'({result.derived}); expected backbone MAdds (Eq. 9): '
               f'{format_count(result.expected_madds)}, paths range '
               f'{format_count(result.min_madds)} - {format_count(result.max_madds)}')
+    elif result.derived is not None:
+        print(f'Backbone is elastic: MAdds of its active sub-network ({result.derived}); params of the '
+              'whole (max) network')
     if args.breakdown is not None:
         rows = result.model.grouped(args.breakdown)
         width = max(len(k) for k in rows) if rows else 10
