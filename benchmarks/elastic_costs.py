@@ -4,9 +4,11 @@
 1. **Slicing overhead**: forward latency of an elastic backbone at a random sub-network divided by
    the latency of its exported derived network (same weights, same function; target <= 1.05), for
    MobileNetV1, MobileNetV2 and ResNet-50 at 224x224, batch 1 and 8.
-2. **Per-sample widths**: a training step (forward, backward, SGD step) of an elastic MobileNetV2
-   in which every image of the batch runs its own sub-network (ordered dropout), divided by a plain
-   training step of the max network as an ordinary derived module (target <= 1.15 without bypass).
+2. **Per-sample widths**: a training step (forward, backward, SGD step) of an elastic network in
+   which every image of the batch runs its own sub-network (ordered dropout; drawing the
+   sub-networks is part of the step), divided by a plain training step of the max network as an
+   ordinary derived module: MobileNetV2 (target <= 1.15 without bypass) and MobileNetV1 with a
+   channel-level bypass on every non-first layer (target <= 1.3).
 3. **Latency table**: per-unit latencies (conv + norm + activation at their real input sizes) are
    summed into a prediction for random sub-networks, with one calibration factor fitted on a few
    other whole networks; the median absolute error against measured latency (target <= 5%) and
@@ -111,44 +113,58 @@ def slicing(args, device):
     return ratios
 
 
+def _bypass_mobilenet_v1():
+    """MobileNetV1 whose every non-first layer has a channel-level bypass with T >= C (it may vanish)."""
+    from mmadapt.arch import load_spec
+    d = load_spec('mobilenet_v1').to_dict()
+    d['name'] = 'mobilenet_v1_cbc'
+    for stage in d['stages']:
+        stage['blocks'] = [b if j == 0 else f'{b}_b1024' for j, b in enumerate(stage['blocks'])]
+    return d
+
+
 def per_sample(args, device):
-    from mmadapt.models.backbones import ElasticMobileNetV2
+    import mmadapt.models.backbones as backbones
     from mmadapt.registry import MODELS
+    n, size = args.train_batch, args.train_size
     print(f'\n## 2. Training step with per-sample widths vs a plain training step of the max network '
-          f'(MobileNetV2, {args.train_size}x{args.train_size}, batch {args.train_batch})\n')
-    torch.manual_seed(0)
-    net = ElasticMobileNetV2(spec='mobilenet_v2', out_indices=(7, ), pad_outputs=True).to(device).train()
-    plain = MODELS.build(dict(type='mmadapt.DerivedMobileNetV2', spec='mobilenet_v2', out_indices=(7, ),
-                              init_cfg=[])).to(device).train()
-    plain.load_state_dict(net.state_dict())
-    fc_a = torch.nn.Linear(1280, 10).to(device)
-    fc_b = torch.nn.Linear(1280, 10).to(device)
-    opt_a = torch.optim.SGD(list(net.parameters()) + list(fc_a.parameters()), lr=1e-3, momentum=0.9)
-    opt_b = torch.optim.SGD(list(plain.parameters()) + list(fc_b.parameters()), lr=1e-3, momentum=0.9)
-    n = args.train_batch
-    x = torch.randn(n, 3, args.train_size, args.train_size, device=device)
-    y = torch.randint(0, 10, (n, ), device=device)
-    space = _space(net.spec, (3, ))
-    gen = torch.Generator().manual_seed(args.seed)
+          f'({size}x{size}, batch {n}, every image its own random sub-network, sampling included)\n')
+    print('| network | plain max network, derived module (ms) | per-sample widths (ms) | ratio |')
+    print('| --- | --- | --- | --- |')
+    cases = [('MobileNetV2, no bypass', 'ElasticMobileNetV2', 'mobilenet_v2', 'mobilenet_v2', 7, 1280,
+              (0.5, 0.625, 0.75, 0.875, 1.0)),
+             ('MobileNetV1, bypass on every non-first layer (width 0 allowed)', 'ElasticMobileNetV1',
+              _bypass_mobilenet_v1(), 'mobilenet_v1', 4, 1024, (0.0, 0.5, 0.625, 0.75, 0.875, 1.0))]
+    ratios = []
+    for title, cls, spec, plain_spec, index, width, ratios_ in cases:
+        torch.manual_seed(0)
+        net = getattr(backbones, cls)(spec=spec, out_indices=(index, ), pad_outputs=True).to(device).train()
+        plain = MODELS.build(dict(type=f'mmadapt.Derived{cls[len("Elastic"):]}', spec=plain_spec,
+                                  out_indices=(index, ), init_cfg=[])).to(device).train()
+        plain.load_state_dict(net.state_dict())
+        fc_a, fc_b = torch.nn.Linear(width, 10).to(device), torch.nn.Linear(width, 10).to(device)
+        opt_a = torch.optim.SGD(list(net.parameters()) + list(fc_a.parameters()), lr=1e-3, momentum=0.9)
+        opt_b = torch.optim.SGD(list(plain.parameters()) + list(fc_b.parameters()), lr=1e-3, momentum=0.9)
+        x = torch.randn(n, 3, size, size, device=device)
+        y = torch.randint(0, 10, (n, ), device=device)
+        from mmadapt.arch import ElasticSpace
+        space = ElasticSpace(net.spec, width_ratios=ratios_, depths=1, divisor=8)
+        gen = torch.Generator().manual_seed(args.seed)
 
-    def step(model, fc, opt):
-        opt.zero_grad(set_to_none=True)
-        out = model(x)[0].mean((2, 3))
-        loss = torch.nn.functional.cross_entropy(fc(out), y)
-        loss.backward()
-        opt.step()
+        def step(model, fc, opt):
+            opt.zero_grad(set_to_none=True)
+            out = model(x)[0].mean((2, 3))
+            torch.nn.functional.cross_entropy(fc(out), y).backward()
+            opt.step()
 
-    def od_step():
-        net.set_sample_subnets([space.sample(gen) for _ in range(n)])
-        step(net, fc_a, opt_a)
+        def od_step():
+            net.set_sample_subnets([space.sample(gen) for _ in range(n)])
+            step(net, fc_a, opt_a)
 
-    t = alternate({'per_sample': od_step, 'plain': lambda: step(plain, fc_b, opt_b)}, args.repeats, device)
-    ratio = t['per_sample'] / t['plain']
-    print('| step | ms | ratio to plain |')
-    print('| --- | --- | --- |')
-    print(f"| plain max network (derived module) | {t['plain'] * 1e3:.1f} | 1.000 |")
-    print(f"| elastic, per-sample widths (no bypass) | {t['per_sample'] * 1e3:.1f} | {ratio:.3f} |", flush=True)
-    return ratio
+        t = alternate({'per_sample': od_step, 'plain': lambda: step(plain, fc_b, opt_b)}, args.repeats, device)
+        ratios.append(t['per_sample'] / t['plain'])
+        print(f"| {title} | {t['plain'] * 1e3:.1f} | {t['per_sample'] * 1e3:.1f} | {ratios[-1]:.3f} |", flush=True)
+    return ratios
 
 
 def latency(args, device):

@@ -37,7 +37,7 @@ from mmadapt.arch import ArchSpec, LayerInfo, SpecError, load_spec
 from mmadapt.arch.elastic import resolve_subnet
 from mmadapt.registry import MODELS
 from .ops import DepthwiseSeparable, MBConv, ResBlock, channel_bypass, match_width
-from .spec_backbone import SpecBackbone
+from .spec_backbone import SpecBackbone, derived_backbone_class
 
 
 class ChannelModulation:
@@ -140,15 +140,16 @@ def elastic_conv(conv: nn.Conv2d, x: torch.Tensor, out_channels: Optional[int],
     the centre of the weights. The weights are views of the max weights, so gradients land in the
     shared parameters. A view that is not contiguous (fewer input channels, a cropped kernel) is
     handed to the conv as a transient contiguous copy when ``contiguous``: PyTorch's CPU convolutions
-    run strided weights on a slow path (a 1x1 conv measured 2x slower than copy + conv), so the
-    copy of the active slice is the cheaper way (see ``benchmarks/elastic_costs.py``).
+    run strided weights on a slow path (a 1x1 conv measured 2x slower than copy + conv under load),
+    so the copy of the active slice is the safer way (``benchmarks/elastic_costs.py`` prints both).
     """
-    w = conv.weight
+    params = conv._parameters  # read once: these run for every unit of every forward
+    w, bias = params['weight'], params.get('bias')
     cin = x.shape[1]
-    if conv.groups > 1 and conv.groups == conv.in_channels == conv.out_channels:
-        w, groups = w[:cin], cin
-    elif conv.groups == 1:
+    if conv.groups == 1:
         w, groups = w[:out_channels, :cin], 1
+    elif conv.groups == conv.in_channels == conv.out_channels:
+        w, groups = w[:cin], cin
     else:
         raise ValueError(f'elastic width of a grouped conv ({conv.groups} groups) is not defined')
     k = w.shape[-1]
@@ -157,34 +158,35 @@ def elastic_conv(conv: nn.Conv2d, x: torch.Tensor, out_channels: Optional[int],
         w, k = w[..., o:o + kernel, o:o + kernel], kernel
     if contiguous and not w.is_contiguous():
         w = w.contiguous()
+    if bias is not None:
+        bias = bias[:w.shape[0]]
     dilation = conv.dilation[0]
-    bias = None if conv.bias is None else conv.bias[:w.shape[0]]
     return F.conv2d(x, w, bias, conv.stride, dilation * (k - 1) // 2, conv.dilation, groups)
 
 
 def elastic_norm(norm: nn.Module, y: torch.Tensor) -> torch.Tensor:
     """Leading-channel slice of a BN (statistics updated in place in training mode) or GroupNorm."""
     c = y.shape[1]
+    params = norm._parameters
+    w, b = params.get('weight'), params.get('bias')
+    w = None if w is None else w[:c]
+    b = None if b is None else b[:c]
     if isinstance(norm, _BatchNorm):
-        factor = 0.0 if norm.momentum is None else norm.momentum
-        if norm.training and norm.track_running_stats and norm.num_batches_tracked is not None:
-            norm.num_batches_tracked.add_(1)
-            if norm.momentum is None:
-                factor = 1.0 / float(norm.num_batches_tracked)
-        use_batch = norm.training or norm.running_mean is None
-        rm = None if norm.running_mean is None else norm.running_mean[:c]
-        rv = None if norm.running_var is None else norm.running_var[:c]
-        w = None if norm.weight is None else norm.weight[:c]
-        b = None if norm.bias is None else norm.bias[:c]
-        return F.batch_norm(y, rm if (not norm.training or norm.track_running_stats) else None,
-                            rv if (not norm.training or norm.track_running_stats) else None,
-                            w, b, use_batch, factor, norm.eps)
+        buffers = norm._buffers
+        rm, rv, tracked = buffers.get('running_mean'), buffers.get('running_var'), buffers.get('num_batches_tracked')
+        training, momentum = norm.training, norm.momentum
+        factor = 0.0 if momentum is None else momentum
+        if training and norm.track_running_stats and tracked is not None:
+            tracked.add_(1)
+            if momentum is None:
+                factor = 1.0 / float(tracked)
+        stats = rm is not None and (not training or norm.track_running_stats)
+        return F.batch_norm(y, rm[:c] if stats else None, rv[:c] if stats else None, w, b, training or rm is None,
+                            factor, norm.eps)
     if isinstance(norm, nn.GroupNorm):
         if c % norm.num_groups:
             raise ValueError(f'GroupNorm with {norm.num_groups} groups cannot normalise {c} channels; '
                              'use elastic widths divisible by the number of groups')
-        w = None if norm.weight is None else norm.weight[:c]
-        b = None if norm.bias is None else norm.bias[:c]
         return F.group_norm(y, norm.num_groups, w, b, norm.eps)
     raise TypeError(f'elastic networks slice BN and GroupNorm, not {type(norm).__name__}')
 
@@ -198,14 +200,13 @@ class _Run:
 
     def unit(self, name: str, unit: nn.Module, x: torch.Tensor, out_channels: Optional[int],
              kernel: Optional[int] = None) -> torch.Tensor:
-        y = elastic_conv(unit.conv, x, out_channels, kernel, self.contiguous)
+        modules = unit._modules  # a ConvModule: 'conv', its norm, 'activate'
+        y = elastic_conv(modules['conv'], x, out_channels, kernel, self.contiguous)
         if unit.with_norm:
-            y = elastic_norm(unit.norm, y)
+            y = elastic_norm(modules[unit.norm_name], y)
         if unit.with_activation:
-            y = unit.activate(y)
-        for m in self.modulations:
-            y = m.unit(name, y)
-        return y
+            y = modules['activate'](y)
+        return self.modulate(name, y) if self.modulations else y
 
     def modulate(self, name: str, y: torch.Tensor) -> torch.Tensor:
         for m in self.modulations:
@@ -314,7 +315,6 @@ class ElasticBackbone(SpecBackbone):
             own widths.
         Other arguments: as :class:`SpecBackbone`.
     """
-    derived_type = 'mmadapt.DerivedMobileNetV2'
     contiguous_slices = True  # see elastic_conv; False runs the convs on the strided views
 
     def __init__(self, spec=None, out_indices: Sequence[int] = None, frozen_stages: int = -1,
@@ -401,6 +401,7 @@ class ElasticBackbone(SpecBackbone):
             names = set().union(*(w[key] for w in widths))
             for name in names:
                 table[name] = torch.tensor([w[key][name] if name in w[key] else _absent(w, key, name) for w in widths])
+        _prune_masks(union, units, blocks, len(self.stages))
         self.clear_sample_subnets()
         mask = SampleWidthMask(units, blocks, bypasses)
         self._modulations.insert(0, mask)
@@ -440,7 +441,8 @@ class ElasticBackbone(SpecBackbone):
     def derived_config(self, subnet=None) -> dict:
         """Config of the derived backbone of ``subnet`` (default: the active one)."""
         sub = self._subnet if subnet is None else self.check_subnet(subnet)
-        return dict(type=self.derived_type, spec=sub.to_dict(), **self._derived_kwargs)
+        return dict(type=f'mmadapt.{derived_backbone_class(self.family).__name__}', spec=sub.to_dict(),
+                    **self._derived_kwargs)
 
     def check_subnet(self, subnet) -> ArchSpec:
         """``subnet`` checked and canonical, without making it active."""
@@ -499,6 +501,27 @@ def _union_spec(max_spec: ArchSpec, subs: List[ArchSpec]) -> ArchSpec:
     return spec_from_dict(d)
 
 
+def _prune_masks(union: ArchSpec, units: Dict[str, torch.Tensor], blocks: Dict[str, torch.Tensor],
+                 num_stages: int) -> None:
+    """Drop the masks that another mask makes redundant (each costs a pass over a feature map, forward
+    and backward): an expansion conv feeds only a depthwise conv, whose output is masked; the last
+    conv of a block with a shortcut is masked again with the block's output when their widths agree
+    image by image; a block without shortcut or bypass outputs its last conv's masked output."""
+    for info in union.layers():
+        if info.stage >= num_stages or info.candidates[0].is_skip:
+            continue
+        name, block = f'stages.{info.stage}.{info.layer}', info.candidates[0]
+        units.pop(f'{name}.expand_conv', None)
+        last = next((f'{name}.{u}' for u in ('linear_conv', 'conv3', 'pointwise_conv', 'conv2')
+                     if f'{name}.{u}' in units), None)
+        if last is None or block.bypass is not None or name not in blocks:
+            continue
+        if info.has_shortcut() and torch.equal(units[last], blocks[name]):
+            del units[last]
+        elif not info.has_shortcut() and block.kind != 'resblock' and torch.equal(units[last], blocks[name]):
+            del blocks[name]
+
+
 def _output_widths(sub: ArchSpec, num_stages: int):
     """(unit name -> output width, block name -> output width, block name -> conv width of its
     channel-level bypass) of a sub-network; a removed body's units have width 0."""
@@ -553,14 +576,12 @@ class ElasticMobileNetV2(ElasticBackbone):
         >>> _ = net.set_subnet(ElasticSpace(net.spec, (0.5, 1.0)).min())
     """
     family = 'mbv2'
-    derived_type = 'mmadapt.DerivedMobileNetV2'
 
 
 @MODELS.register_module()
 class ElasticResNet(ElasticBackbone):
     """Elastic ResNet (``resnet`` max spec with groups 1; default ResNet-50)."""
     family = 'resnet'
-    derived_type = 'mmadapt.DerivedResNet'
 
 
 GROW_INITS = ('identity', 'random')
@@ -631,7 +652,6 @@ class ElasticMobileNetV1(ElasticBackbone):
     """Elastic MobileNetV1 (``mbv1`` max spec; default MobileNetV1 1.0). Layers with a channel-level
     bypass (``_b{T}``) may reach conv width 0 (NetAdaptV2's depth through CBC)."""
     family = 'mbv1'
-    derived_type = 'mmadapt.DerivedMobileNetV1'
 
 
 @MODELS.register_module()
@@ -640,4 +660,3 @@ class ElasticMobileNetV3(ElasticBackbone):
     squeeze-excitation of a block runs at the squeeze width the spec's SE rule gives its hidden (or
     input) width, on the leading slices of its two 1x1 convs."""
     family = 'mbv3'
-    derived_type = 'mmadapt.DerivedMobileNetV3'
