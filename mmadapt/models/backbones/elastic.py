@@ -133,15 +133,15 @@ class ChannelScale(ChannelModulation):
 
 # -- functional slices of one conv unit (conv + norm + activation) ---------------------------------
 def elastic_conv(conv: nn.Conv2d, x: torch.Tensor, out_channels: Optional[int],
-                 kernel: Optional[int] = None, contiguous: bool = True) -> torch.Tensor:
+                 kernel: Optional[int] = None, contiguous: bool = False) -> torch.Tensor:
     """Run the leading ``out_channels`` filters of ``conv`` on the channels of ``x``.
 
     A depthwise conv (groups == its channels) runs as many channels as ``x`` has; ``kernel`` crops
-    the centre of the weights. The weights are views of the max weights, so gradients land in the
-    shared parameters. A view that is not contiguous (fewer input channels, a cropped kernel) is
-    handed to the conv as a transient contiguous copy when ``contiguous``: PyTorch's CPU convolutions
-    run strided weights on a slow path (a 1x1 conv measured 2x slower than copy + conv under load),
-    so the copy of the active slice is the safer way (``benchmarks/elastic_costs.py`` prints both).
+    the centre of the weights. The weights are views of the max weights, never copies, so
+    gradients land in the shared parameters. With ``contiguous`` a view that is not contiguous (fewer
+    input channels, a cropped kernel) is handed to the conv as a transient contiguous copy instead,
+    for backends whose kernels are slow on strided weights (on this project's CPU the two are within
+    noise of each other: ``benchmarks/elastic_costs.py`` prints both).
     """
     params = conv._parameters  # read once: these run for every unit of every forward
     w, bias = params['weight'], params.get('bias')
@@ -194,7 +194,7 @@ def elastic_norm(norm: nn.Module, y: torch.Tensor) -> torch.Tensor:
 class _Run:
     """One forward pass: runs units and blocks and applies the installed modulations."""
 
-    def __init__(self, modulations: Sequence[ChannelModulation], contiguous: bool = True):
+    def __init__(self, modulations: Sequence[ChannelModulation], contiguous: bool = False):
         self.modulations = modulations
         self.contiguous = contiguous
 
@@ -315,7 +315,7 @@ class ElasticBackbone(SpecBackbone):
             own widths.
         Other arguments: as :class:`SpecBackbone`.
     """
-    contiguous_slices = True  # see elastic_conv; False runs the convs on the strided views
+    contiguous_slices = False  # see elastic_conv: True hands the convs contiguous copies of the slices
 
     def __init__(self, spec=None, out_indices: Sequence[int] = None, frozen_stages: int = -1,
                  norm_cfg: Optional[dict] = None, act_cfg: Optional[dict] = None, norm_eval: bool = False,
