@@ -203,6 +203,14 @@ def register_block_units(kind: str) -> Callable[[BlockUnitsFn], BlockUnitsFn]:
     return wrap
 
 
+def _geometry(block: Block, info: LayerInfo, in_hw: Tuple[int, int]):
+    """(C_in, C_out, kernel, stride, dilation, output size) of a block's layer ('same' padding)."""
+    k, s, d = block.kernel, info.stride, info.dilation
+    pad = d * (k - 1) // 2
+    out_hw = (conv_out_size(in_hw[0], k, s, pad, d), conv_out_size(in_hw[1], k, s, pad, d))
+    return info.in_channels, info.out_channels, k, s, d, out_hw
+
+
 @register_block_units('skip')
 def _skip_units(block, info, spec, in_hw, batch):
     return [], in_hw
@@ -211,10 +219,9 @@ def _skip_units(block, info, spec, in_hw, batch):
 @register_block_units('mbconv')
 def _mbconv_units(block: Block, info: LayerInfo, spec: ArchSpec, in_hw: Tuple[int, int], batch: int):
     """MBConv (``ops.MBConv``): [1x1 expand] -> k x k depthwise (stride, dilation) -> [SE] -> 1x1 linear."""
-    cin, cout, k, s, d = info.in_channels, info.out_channels, block.kernel, info.stride, info.dilation
+    cin, cout, k, s, d, out_hw = _geometry(block, info, in_hw)
     hidden = info.hidden(block, spec.block_type)
     act = info.act
-    out_hw = (conv_out_size(in_hw[0], k, s, d * (k - 1) // 2, d), conv_out_size(in_hw[1], k, s, d * (k - 1) // 2, d))
     if hidden == 0 and block.bypass is not None:  # removed through its channel-level bypass
         return [Unit('pad', cin, cout, in_h=out_hw[0], in_w=out_hw[1], batch=batch)], out_hw
     if hidden == 0:  # bypassed body: the output is the (zero-padded) input
@@ -238,10 +245,9 @@ def _mbconv_units(block: Block, info: LayerInfo, spec: ArchSpec, in_hw: Tuple[in
 @register_block_units('resblock')
 def _resblock_units(block: Block, info: LayerInfo, spec: ArchSpec, in_hw: Tuple[int, int], batch: int):
     """ResNet block (``ops.ResBlock``): shortcut first (as its forward), body, then add + ReLU."""
-    cin, cout, k, s, d = info.in_channels, info.out_channels, block.kernel, info.stride, info.dilation
+    cin, cout, k, s, d, out_hw = _geometry(block, info, in_hw)
     hidden = info.hidden(block, spec.block_type)
     act = info.act
-    out_hw = (conv_out_size(in_hw[0], k, s, d * (k - 1) // 2, d), conv_out_size(in_hw[1], k, s, d * (k - 1) // 2, d))
     units = []
     if info.has_shortcut():
         units += _shortcut_units(cin, cout, in_hw, batch, add=False)
@@ -263,9 +269,7 @@ def _resblock_units(block: Block, info: LayerInfo, spec: ArchSpec, in_hw: Tuple[
 @register_block_units('separable')
 def _separable_units(block: Block, info: LayerInfo, spec: ArchSpec, in_hw: Tuple[int, int], batch: int):
     """MobileNetV1's block (``ops.DepthwiseSeparable``): k x k depthwise, 1x1 pointwise, both with act."""
-    cin, cout, k, s, d = info.in_channels, info.out_channels, block.kernel, info.stride, info.dilation
-    pad = d * (k - 1) // 2
-    out_hw = (conv_out_size(in_hw[0], k, s, pad, d), conv_out_size(in_hw[1], k, s, pad, d))
+    cin, cout, k, s, d, out_hw = _geometry(block, info, in_hw)
     m = info.conv_out(block)
     units = []
     if m > 0:
