@@ -23,7 +23,6 @@ import os
 import os.path as osp
 import shutil
 import sys
-import tempfile
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -50,6 +49,7 @@ def export(config, checkpoint, subnet, out, prefix='backbone.', cfg_options=None
     from mmadapt.arch import dump_spec
     from mmadapt.models.backbones import ElasticBackbone
     from mmadapt.remap import unwrap_checkpoint
+    from mmadapt.utils.fileio import make_temp_dir
 
     cfg = Config.fromfile(config)
     if cfg_options:
@@ -95,7 +95,7 @@ def export(config, checkpoint, subnet, out, prefix='backbone.', cfg_options=None
     out = osp.abspath(out)
     parent = osp.dirname(out)
     os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(dir=parent, prefix=f'.{osp.basename(out)}.export-')
+    tmp = make_temp_dir(parent, prefix=f'.{osp.basename(out)}.export-')
     try:
         dump_spec(sub, osp.join(tmp, 'subnet.yaml'))
         torch.save(dict(state_dict=out_state, meta=meta), osp.join(tmp, 'subnet.pth'))

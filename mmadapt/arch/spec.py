@@ -628,6 +628,10 @@ def validate(spec: ArchSpec) -> None:
                                     "without 'skip'")
                 continue
             hidden = info.hidden(b, spec.block_type)
+            if hidden == 0 and b.hidden is None:
+                raise SpecError(f'{lw}: {b.token!r}: expansion {b.expansion} of {info.in_channels} input channels '
+                                'rounds to a hidden width of 0; write the bypassed layer explicitly as '
+                                f"'{b.token.split('_')[0]}_h0', or use a larger expansion")
             if b.bypass is not None:
                 if b.kind == 'mbconv' and not info.first:
                     raise SpecError(f"{lw}: {b.token!r}: '_b' (channel-level bypass) is for layers without a residual "
@@ -708,14 +712,8 @@ def dump_spec(spec: ArchSpec, path: Optional[str] = None, fmt: Optional[str] = N
     else:
         text = _to_yaml(d)
     if path is not None:
-        import os
-        import tempfile
-        folder = osp.dirname(osp.abspath(path))
-        os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, suffix='.tmp')
-        with os.fdopen(fd, 'w', encoding='utf-8') as f:
-            f.write(text)
-        os.replace(tmp, path)
+        from mmadapt.utils.fileio import atomic_write_text
+        atomic_write_text(path, text)
     return text
 
 

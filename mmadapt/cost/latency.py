@@ -59,7 +59,6 @@ import os.path as osp
 import platform
 import re
 import statistics
-import tempfile
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -777,18 +776,8 @@ class LatencyTable:
 
     def save(self, path: str) -> None:
         """Write the table as JSON, atomically (a temporary file beside ``path``, then ``os.replace``)."""
-        folder = osp.dirname(osp.abspath(path))
-        os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=osp.basename(path) + '.', suffix='.tmp')
-        try:
-            with os.fdopen(fd, 'w', encoding='utf-8') as f:
-                json.dump(self.to_dict(), f, indent=1)
-                f.write('\n')
-            os.replace(tmp, path)
-        except BaseException:
-            if osp.exists(tmp):
-                os.remove(tmp)
-            raise
+        from mmadapt.utils.fileio import atomic_write_text
+        atomic_write_text(path, json.dumps(self.to_dict(), indent=1) + '\n')
 
     @classmethod
     def load(cls, path: str, device: Union[str, torch.device] = 'cpu', threads: Optional[int] = None,

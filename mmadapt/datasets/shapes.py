@@ -25,11 +25,12 @@ import math
 import os
 import os.path as osp
 import shutil
-import tempfile
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from PIL import Image, ImageDraw
+
+from mmadapt.utils.fileio import make_temp_dir
 
 SHAPE_CLASSES: Tuple[str, ...] = ('circle', 'square', 'triangle', 'star')
 SEG_CLASSES: Tuple[str, ...] = ('background', ) + SHAPE_CLASSES
@@ -401,32 +402,95 @@ def _dump_json(obj: Dict, path: str) -> None:
         json.dump(obj, f, separators=(',', ':'))
 
 
+def check_output_folder(out: str) -> str:
+    """The absolute output folder, refusing the places a mistyped or unset path resolves to.
+
+    An empty path (an unset shell variable), the current folder, one of its parents, the home
+    folder and the file system root are refused: with ``--overwrite`` they would be replaced.
+    """
+    if not isinstance(out, str) or not out.strip():
+        raise ShapesArgumentError(f'output folder is empty ({out!r}); give a new folder such as data/shapes_det')
+    path = osp.realpath(osp.abspath(out))
+    cwd = osp.realpath(os.getcwd())
+    home = osp.realpath(osp.expanduser('~'))
+    if path == osp.dirname(path) or path == home or cwd == path or cwd.startswith(path.rstrip(os.sep) + os.sep):
+        raise ShapesArgumentError(f'refusing output folder {out!r} ({path}): it is the file system root, the home '
+                                  'folder, the current folder or a parent of it; give a folder of its own, such as '
+                                  'data/shapes_det')
+    return path
+
+
+def is_shapes_folder(path: str) -> bool:
+    """Whether ``path`` holds a data set make_shapes wrote (its meta.json with a generator version)."""
+    try:
+        with open(osp.join(path, 'meta.json'), encoding='utf-8') as f:
+            meta = json.load(f)
+    except (OSError, ValueError):
+        return False
+    return isinstance(meta, dict) and 'generator_version' in meta and meta.get('task') in TASKS
+
+
+def _remove_stale_temporaries(parent: str, prefix: str) -> None:
+    """Remove temporary folders of earlier runs for the same output that were killed (their process
+    is gone): ``{prefix}{pid}-*``. Folders of a live process are left alone."""
+    if not osp.isdir(parent):
+        return
+    for name in os.listdir(parent):
+        if not name.startswith(prefix):
+            continue
+        pid = name[len(prefix):].split('-', 1)[0]
+        if not pid.isdigit() or _alive(int(pid)):
+            continue
+        shutil.rmtree(osp.join(parent, name), ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def make_shapes(task: str, out: str, num_train: int = 200, num_val: int = 50, size: int = 128,
                 seed: int = 0, overwrite: bool = False) -> Dict:
     """Write a shapes data set for ``task`` into ``out``.
 
     The set is written into a temporary folder beside ``out`` and moved into place at the end, so
-    an interrupted run never leaves a half-written data set behind.
+    an interrupted run never leaves a half-written data set behind; the temporary folder of a run
+    that was killed outright (SIGKILL) is removed by the next run for the same ``out``. Folders and
+    files get the usual permissions (0777 / 0666 less the umask), not owner-only ones.
 
     Args:
         task: one of ``'det'``, ``'seg'``, ``'pose'``, ``'cls'``.
-        out: output folder; must not exist yet unless ``overwrite`` is set.
+        out: output folder; must not exist yet unless ``overwrite`` is set. An empty path, the
+            current folder or a parent of it, the home folder and ``/`` are refused.
         num_train: number of training images (>= 0).
         num_val: number of validation images (>= 0).
         size: side of the square images in pixels (>= 32).
         seed: random seed; the same arguments always give identical files.
-        overwrite: replace ``out`` if it exists.
+        overwrite: replace ``out`` if it exists and is a shapes data set (its ``meta.json``); any
+            other folder is refused, so nothing but a data set of this generator is ever deleted.
 
     Returns:
         dict: the description written to ``out/meta.json`` (task, counts, classes, ...).
     """
     check_arguments(task, num_train, num_val, size)
-    out = osp.abspath(out)
+    out = check_output_folder(out)
     if osp.exists(out) and not overwrite:
         raise FileExistsError(f'{out} exists; pass overwrite=True (--overwrite) to replace it')
+    if osp.exists(out) and not is_shapes_folder(out):
+        raise ShapesArgumentError(f'{out} exists and is not a shapes data set (no meta.json written by '
+                                  'make_shapes): --overwrite replaces only data sets make_shapes wrote; remove '
+                                  'or rename it yourself, or choose another --out')
     parent = osp.dirname(out)
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix='.shapes-', dir=parent)
+    prefix = f'.shapes-{osp.basename(out)}-'
+    _remove_stale_temporaries(parent, prefix)
+    tmp = make_temp_dir(parent, prefix=f'{prefix}{os.getpid()}-')
     try:
         for split, num in (('train', num_train), ('val', num_val)):
             _WRITERS[task](tmp, split, num, size, seed)

@@ -39,6 +39,7 @@ from mmengine.dist import barrier, get_dist_info, is_main_process
 from mmengine.logging import print_log
 
 from mmadapt.arch import dump_spec, load_spec, path_spec
+from mmadapt.utils.config_values import config_bool
 
 SEARCH_TYPES = ('diff', 'random_sample', 'random_search')
 PARAM_INITS = ('super', 'seed', 'random')
@@ -100,7 +101,7 @@ def fna_settings(cfg: Config) -> dict:
     for key in ('optim_wrapper', 'param_scheduler', 'bn_recalib', 'cfg_options'):
         param.setdefault(key, None)
     fna['param'] = param
-    fna['seed_baseline'] = bool(fna.get('seed_baseline', False))
+    fna['seed_baseline'] = config_bool(fna.get('seed_baseline', False), 'fna.seed_baseline', FNAConfigError)
     if (arch['init'] == 'remap' or param['init'] == 'seed' or fna['seed_baseline']) and not seed['checkpoint']:
         needs = [n for n, c in (("fna.arch.init='remap'", arch['init'] == 'remap'),
                                 ("fna.param.init='seed'", param['init'] == 'seed'),

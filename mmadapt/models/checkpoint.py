@@ -54,15 +54,8 @@ class RemappedCheckpoint:
 
     def save(self, path: str) -> None:
         """Write ``{'state_dict', 'meta'}`` to ``path`` atomically."""
-        import os
-        import os.path as osp
-        import tempfile
-        folder = osp.dirname(osp.abspath(path))
-        os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, suffix='.tmp')
-        os.close(fd)
-        torch.save(dict(state_dict=self.state_dict, meta=self.meta), tmp)
-        os.replace(tmp, path)
+        from mmadapt.utils.fileio import atomic_write
+        atomic_write(path, lambda tmp: torch.save(dict(state_dict=self.state_dict, meta=self.meta), tmp))
 
 
 def remap_checkpoint(checkpoint, src_spec, dst_spec, source: str = 'seed', strategy='fna',

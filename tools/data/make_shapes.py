@@ -7,6 +7,7 @@ Example:
 """
 import argparse
 import os.path as osp
+import signal
 import sys
 import time
 
@@ -23,19 +24,28 @@ def parse_args(argv=None):
     parser.add_argument('--num-val', type=int, default=50, help='validation images')
     parser.add_argument('--size', type=int, default=128, help='image side in pixels (>= 32)')
     parser.add_argument('--seed', type=int, default=0, help='random seed')
-    parser.add_argument('--overwrite', action='store_true', help='replace OUT if it exists')
+    parser.add_argument('--overwrite', action='store_true',
+                        help='replace OUT if it exists and is a shapes data set (any other folder is refused)')
     return parser.parse_args(argv)
+
+
+def _terminate(signum, frame):
+    # SIGTERM (a job scheduler, `kill`) ends the run like Ctrl-C: make_shapes removes its temporary folder
+    raise SystemExit(128 + signum)
 
 
 def main(argv=None):
     args = parse_args(argv)
     start = time.time()
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         meta = make_shapes(args.task, args.out, args.num_train, args.num_val, args.size, args.seed,
                            overwrite=args.overwrite)
     except (ShapesArgumentError, FileExistsError) as e:
         print(f'make_shapes.py: error: {e}', file=sys.stderr)
         return 2
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     print(f'wrote shapes/{meta["task"]} to {osp.abspath(args.out)}: {meta["num_train"]} train + '
           f'{meta["num_val"]} val images of {meta["size"]}x{meta["size"]}, classes '
           f'{", ".join(meta["classes"])} ({time.time() - start:.1f}s)')

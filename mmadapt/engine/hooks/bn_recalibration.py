@@ -25,7 +25,8 @@ class BNRecalibrationHook(Hook):
     def __init__(self, iters: int = 200, freeze: bool = True):
         if iters < 1:
             raise ValueError(f'iters must be at least 1, got {iters}')
-        self.iters, self.freeze = int(iters), bool(freeze)
+        from mmadapt.utils.config_values import config_bool
+        self.iters, self.freeze = int(iters), config_bool(freeze, 'BNRecalibrationHook.freeze')
 
     def before_train(self, runner) -> None:
         from mmadapt.engine.loops.arch_adapt import unwrap

@@ -117,6 +117,10 @@ class ArchAdaptLoop(EpochBasedTrainLoop):
         if weight_steps < 1 or not 0 <= warmup_epochs <= max_epochs:
             raise ValueError(f'need weight_steps >= 1 and 0 <= warmup_epochs <= max_epochs, got '
                              f'{weight_steps}, {warmup_epochs}, {max_epochs}')
+        from mmadapt.utils.config_values import config_number
+        lam = config_number(lam, 'mmadapt.ArchAdaptLoop lam', minimum=0.0,
+                            why='lambda weighs lg(expected MAdds) in the loss; a negative one would maximise MAdds')
+        arch_ratio = config_number(arch_ratio, 'mmadapt.ArchAdaptLoop arch_ratio', minimum=0.0, maximum=1.0)
         self.backbone = backbone
         self.warmup_epochs, self.lam, self.weight_steps = int(warmup_epochs), float(lam), int(weight_steps)
         self.sampling = sampling

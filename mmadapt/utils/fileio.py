@@ -1,0 +1,57 @@
+"""Writing files whole or not at all, with the permissions a user expects.
+
+Every file mmadapt writes goes to a temporary file beside its target and is moved into place with
+``os.replace`` only when complete, so a kill leaves either the old file or the new one. Python's
+``tempfile`` creates owner-only files (0600) and folders (0700); a spec, a checkpoint or a data set
+moved into place from there would be unreadable to the other users of a shared folder, so the
+temporary files and folders get the modes ordinary ``open`` / ``os.makedirs`` give (0666 / 0777
+less the umask) before they are moved.
+"""
+import os
+import os.path as osp
+import tempfile
+from typing import Callable
+
+
+def default_mode(folder: bool = False) -> int:
+    """The mode ``open`` (0666) or ``os.makedirs`` (0777) gives under the current umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return (0o777 if folder else 0o666) & ~umask
+
+
+def atomic_write(path: str, write: Callable[[str], None]) -> None:
+    """Write ``path`` whole or not at all: ``write(tmp_path)`` fills a temporary file beside it.
+
+    Args:
+        path: the target file; its folder is created if needed.
+        write: called with the temporary file's path (e.g. ``lambda p: torch.save(obj, p)``).
+    """
+    folder = osp.dirname(osp.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f'.{osp.basename(path)}.', suffix='.tmp')
+    os.close(fd)
+    try:
+        write(tmp)
+        os.chmod(tmp, default_mode())
+        os.replace(tmp, path)
+    except BaseException:
+        if osp.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def atomic_write_text(path: str, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` whole or not at all."""
+    def write(tmp):
+        with open(tmp, 'w', encoding='utf-8') as f:
+            f.write(text)
+    atomic_write(path, write)
+
+
+def make_temp_dir(parent: str, prefix: str) -> str:
+    """A new temporary folder in ``parent`` with the mode ``os.makedirs`` would give it."""
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=prefix, dir=parent)
+    os.chmod(tmp, default_mode(folder=True))
+    return tmp
