@@ -73,9 +73,8 @@ def resolve_subnet(max_spec: Union[str, Dict, ArchSpec], subnet: Union[str, Dict
     if sub.stem['out_channels'] > max_spec.stem['out_channels']:
         raise SpecError(f"{where}: stem width {sub.stem['out_channels']} is wider than the max "
                         f"{max_spec.stem['out_channels']}")
-    d = sub.to_dict()
     max_layers = {(i.stage, i.layer): i for i in max_spec.layers()}
-    changed = False
+    d = None  # the canonical form, made only when a 'skip' is rewritten (this runs every training step)
     for s, (stage, max_stage) in enumerate(zip(sub.stages, max_spec.stages)):
         if s >= n:
             continue
@@ -102,8 +101,8 @@ def resolve_subnet(max_spec: Union[str, Dict, ArchSpec], subnet: Union[str, Dict
         if block.is_skip:
             if not info.has_shortcut():
                 raise SpecError(f"{lw}: 'skip' needs a shortcut (stride 1, not the first layer of a stage)")
+            d = sub.to_dict() if d is None else d
             d['stages'][info.stage]['blocks'][info.layer] = _removed_token(mb, info.in_channels)
-            changed = True
             continue
         if block.kind != mb.kind:
             raise SpecError(f'{lw}: {block.token!r} is a {block.kind} block, the max spec has {mb.token!r}')
@@ -145,7 +144,7 @@ def resolve_subnet(max_spec: Union[str, Dict, ArchSpec], subnet: Union[str, Dict
     if (sub.head is None) != (max_spec.head is None):
         raise SpecError(f'{where}: ' + ('has no head conv but the max spec has one' if sub.head is None
                                         else 'has a head conv but the max spec has none'))
-    return spec_from_dict(d) if changed else sub
+    return sub if d is None else spec_from_dict(d)
 
 
 def _round_width(width: float, divisor: int, minimum: int) -> int:

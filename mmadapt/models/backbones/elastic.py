@@ -33,7 +33,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from mmadapt.arch import ArchSpec, LayerInfo, SpecError, load_spec
+from mmadapt.arch import ArchSpec, Block, LayerInfo, SpecError, load_spec, spec_from_dict
 from mmadapt.arch.elastic import resolve_subnet
 from mmadapt.registry import MODELS
 from .ops import DepthwiseSeparable, MBConv, ResBlock, channel_bypass, match_width
@@ -463,7 +463,6 @@ class ElasticBackbone(SpecBackbone):
 
 def _union_spec(max_spec: ArchSpec, subs: List[ArchSpec]) -> ArchSpec:
     """The widest of each width and the deepest of each stage over ``subs`` (same kernels)."""
-    from mmadapt.arch import Block, spec_from_dict
     d = max_spec.to_dict()
     d['name'] = 'union'
     d['stem']['out_channels'] = max(s.stem['out_channels'] for s in subs)
