@@ -45,14 +45,16 @@ def export(config, checkpoint, subnet, out, prefix='backbone.', cfg_options=None
     """Export ``subnet`` of the elastic backbone of ``config`` from ``checkpoint`` into ``out``."""
     import torch
 
-    import mmadapt  # noqa: F401  (safe checkpoint loading)
     from mmadapt.arch import dump_spec
     from mmadapt.models.backbones import ElasticBackbone
     from mmadapt.remap import unwrap_checkpoint
+    from mmadapt.utils.checkpoint import load_checkpoint_file
+    from mmadapt.utils.config_values import check_option_keys
     from mmadapt.utils.fileio import make_temp_dir
 
     cfg = Config.fromfile(config)
     if cfg_options:
+        check_option_keys(cfg, cfg_options)
         cfg.merge_from_dict(cfg_options)
     if 'model' not in cfg:
         raise ValueError(f'config {config} has no model')
@@ -66,7 +68,7 @@ def export(config, checkpoint, subnet, out, prefix='backbone.', cfg_options=None
     if not isinstance(backbone, ElasticBackbone):
         raise ValueError(f'the backbone of {config} is {type(backbone).__name__}, not an mmadapt elastic backbone')
     try:
-        ckpt = torch.load(checkpoint, map_location='cpu', weights_only=True)
+        ckpt = load_checkpoint_file(checkpoint)
     except Exception as e:  # noqa: BLE001  (name the file whatever went wrong)
         raise ValueError(f'cannot read checkpoint {checkpoint}: {e}') from None
     state = unwrap_checkpoint(ckpt)

@@ -44,6 +44,13 @@ def main(argv=None):
     if args.checkpoint is None:
         print('no checkpoint given: evaluating the model as its config initialises it')
     runner = build_runner(cfg)
+    if args.checkpoint is not None:
+        # mmengine loads non-strictly: refuse a checkpoint of another architecture before testing
+        from mmengine.model import is_model_wrapper
+
+        from mmadapt.utils.checkpoint import check_checkpoint_matches
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        check_checkpoint_matches(model, args.checkpoint)
     metrics = runner.test()
     print('metrics: ' + ', '.join(f'{k}={v}' for k, v in metrics.items()))
 

@@ -180,6 +180,9 @@ class ElasticSpace:
         if not isinstance(divisor, int) or divisor < 1:
             raise ValueError(f'divisor must be a positive integer, got {divisor!r}')
         self.width_ratios, self.per, self.divisor = ratios, per, divisor
+        for name, value in (('elastic_stem', elastic_stem), ('elastic_head', elastic_head)):
+            if not isinstance(value, bool):
+                raise ValueError(f'ElasticSpace {name} must be True or False, got {value!r}')
         self.elastic_stem, self.elastic_head = elastic_stem, elastic_head
         self.kernels = None if kernels is None else sorted(set(int(k) for k in kernels))
         max_depths = [st.depth for st in self.max_spec.stages]

@@ -5,11 +5,14 @@ from typing import Optional
 
 import torch
 from mmengine.config import Config
+from mmengine.logging import print_log
 from mmengine.model import MMDistributedDataParallel
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 from mmadapt.registry import MODEL_WRAPPERS
+from mmadapt.utils.checkpoint import check_checkpoint_file, latest_checkpoint
+from mmadapt.utils.config_values import check_option_keys
 from mmadapt.utils.data_check import check_data
 
 _STAGES = dict(train=('train', 'val'), test=('test', ))
@@ -73,6 +76,7 @@ def prepare_config(config,
         cfg = Config.fromfile(config)
     cfg.launcher = launcher
     if cfg_options:
+        check_option_keys(cfg, cfg_options)
         cfg.merge_from_dict(cfg_options)
 
     if work_dir is not None:
@@ -99,11 +103,16 @@ def prepare_config(config,
         cfg.auto_scale_lr.enable = True
 
     if resume == 'auto':
+        # resolved here rather than by mmengine: only checkpoints inside the work dir are trusted
         cfg.resume = True
-        cfg.load_from = None
+        cfg.load_from = latest_checkpoint(cfg.work_dir)
+        if cfg.load_from is None:
+            cfg.resume = False
+            print_log(f'--resume: no checkpoint in {cfg.work_dir}; starting from the beginning', logger='current')
     elif resume is not None:
         if not osp.isfile(resume):
             raise FileNotFoundError(f'--resume checkpoint not found: {resume}')
+        check_checkpoint_file(resume, '--resume checkpoint')
         cfg.resume = True
         cfg.load_from = resume
 
@@ -116,6 +125,7 @@ def prepare_config(config,
             cfg.load_from = None
 
     check_data(cfg, stages=_STAGES[stage])
+    use_atomic_checkpoints(cfg)
 
     hooks = list(cfg.get('custom_hooks', None) or [])
     if not any(str(h.get('type', '')).endswith('ResultsHook') for h in hooks):
@@ -130,6 +140,22 @@ def prepare_config(config,
                 type='mmadapt.DeviceAwareDDP',
                 find_unused_parameters=cfg.get('find_unused_parameters', False))
     return cfg
+
+
+def use_atomic_checkpoints(cfg: Config) -> None:
+    """Use :class:`~mmadapt.engine.hooks.CheckpointHook` where the config uses mmengine's own
+    ``CheckpointHook`` writing to local disk (atomic checkpoints, removal of old ones only after the
+    new one is complete, a relative ``last_checkpoint``). Other checkpoint hooks are left alone."""
+    if cfg.get('default_hooks') is None:
+        cfg.default_hooks = dict()
+    if 'checkpoint' not in cfg.default_hooks:  # mmengine's Runner would add its own
+        cfg.default_hooks['checkpoint'] = dict(type='CheckpointHook', interval=1)
+    ckpt = cfg.default_hooks['checkpoint']
+    if not isinstance(ckpt, dict) or ckpt.get('type') not in ('CheckpointHook', 'mmengine.CheckpointHook'):
+        return
+    if ckpt.get('backend_args') or ckpt.get('file_client_args') or '://' in str(ckpt.get('out_dir') or ''):
+        return
+    ckpt['type'] = 'mmadapt.CheckpointHook'
 
 
 def _init_cpu_process_group(cfg: Config) -> None:

@@ -11,6 +11,7 @@ import torch
 
 from mmadapt.arch import load_spec
 from mmadapt.remap import RemapReport, load_seed, remap_state_dict, unwrap_checkpoint
+from mmadapt.utils.checkpoint import check_finite, load_checkpoint_file
 from .backbones import SuperMobileNetV2, SuperResNet, derived_backbone_class
 
 SUPER_BACKBONES = {'mbv2': SuperMobileNetV2, 'resnet': SuperResNet}
@@ -72,17 +73,19 @@ def remap_checkpoint(checkpoint, src_spec, dst_spec, source: str = 'seed', strat
     src_spec, dst_spec = load_spec(src_spec), load_spec(dst_spec)
     if src_spec.family != dst_spec.family:
         raise ValueError(f'cannot remap a {src_spec.family} spec into a {dst_spec.family} spec')
+    what = f'{source} checkpoint' + (f' {checkpoint}' if isinstance(checkpoint, str) else '')
     if isinstance(checkpoint, str):
-        checkpoint = torch.load(checkpoint, map_location='cpu', weights_only=True)
+        checkpoint = load_checkpoint_file(checkpoint, f'{source} checkpoint')
     extra, seed_report = {}, None
     if source == 'seed':
-        src_state, seed_report = load_seed(checkpoint, src_spec, fmt, prefix)
+        src_state, seed_report = load_seed(checkpoint, src_spec, fmt, prefix, what)
     elif source == 'super':
         full = unwrap_checkpoint(checkpoint)
         prefix = 'backbone.' if prefix is None else prefix
         src_state = {k[len(prefix):]: v for k, v in full.items() if k.startswith(prefix)}
         if not src_state:
             raise ValueError(f'no keys with prefix {prefix!r} in the super-net checkpoint')
+        check_finite(src_state, what)
         extra = {k: v for k, v in full.items() if not k.startswith(prefix)}
     else:
         raise ValueError(f"source must be 'seed' or 'super', got {source!r}")

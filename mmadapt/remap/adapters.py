@@ -31,6 +31,7 @@ from typing import Callable, Dict, List, Optional, Tuple
 import torch
 
 from mmadapt.arch import ArchSpec, load_spec
+from mmadapt.utils.checkpoint import check_finite, load_checkpoint_file
 from .convs import seed_template
 
 FORMATS = ('mmadapt', 'torchvision', 'timm', 'mmpretrain', 'mmdet')
@@ -313,10 +314,15 @@ def convert_seed(state: Dict[str, torch.Tensor], spec, template: Dict[str, torch
     return out, report
 
 
-def load_seed(checkpoint, spec, fmt: str = 'auto', prefix: Optional[str] = None
+def load_seed(checkpoint, spec, fmt: str = 'auto', prefix: Optional[str] = None, what: Optional[str] = None
               ) -> Tuple[Dict[str, torch.Tensor], SeedReport]:
-    """Read a seed checkpoint (a path or a loaded object) and rename it for ``spec``."""
+    """Read a seed checkpoint (a path or a loaded object) and rename it for ``spec``.
+
+    Weights with NaN or Inf are refused (``what`` names the checkpoint in the message; default: its
+    path)."""
     if isinstance(checkpoint, str):
-        import mmadapt  # noqa: F401  (allow-lists mmengine's checkpoint metadata)
-        checkpoint = torch.load(checkpoint, map_location='cpu', weights_only=True)
-    return convert_seed(unwrap_checkpoint(checkpoint), spec, seed_template(spec), fmt, prefix)
+        what = what or f'seed checkpoint {checkpoint}'
+        checkpoint = load_checkpoint_file(checkpoint, 'seed checkpoint')
+    state = unwrap_checkpoint(checkpoint)
+    check_finite(state, what or 'seed checkpoint')
+    return convert_seed(state, spec, seed_template(spec), fmt, prefix)

@@ -16,6 +16,7 @@ from mmengine.logging import print_log
 
 from mmadapt.arch import load_spec
 from mmadapt.registry import WEIGHT_INITIALIZERS
+from mmadapt.utils.checkpoint import check_finite, load_checkpoint_file
 from .adapters import load_seed, unwrap_checkpoint
 from .network import remap_into, resolve_strategy
 
@@ -63,8 +64,7 @@ class RemapInit:
                              '--cfg-options model.backbone.init_cfg.checkpoint=PATH')
         if not hasattr(module, 'spec'):
             raise TypeError(f'mmadapt.Remap initialises mmadapt spec backbones, not {type(module).__name__}')
-        import mmadapt  # noqa: F401
-        ckpt = torch.load(self.checkpoint, map_location='cpu', weights_only=True)
+        ckpt = load_checkpoint_file(self.checkpoint, f'mmadapt.Remap {self.source} checkpoint')
         if self.source == 'seed':
             src_spec, state, seed_report = self._seed(ckpt, module.spec.family)
             print_log(f'mmadapt.Remap: {seed_report.summary()}', logger='current')
@@ -75,15 +75,17 @@ class RemapInit:
             state = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
             if not state:
                 raise ValueError(f'mmadapt.Remap: no {prefix!r} keys in {self.checkpoint}')
+            check_finite(state, f'mmadapt.Remap {self.source} checkpoint {self.checkpoint}')
         self.report = remap_into(module, src_spec, state, self.strategy)
         print_log(f'mmadapt.Remap: {self.source} {src_spec.name} -> {module.spec.name} from {self.checkpoint}\n'
                   f'{self.report.summary()}', logger='current')
 
     def _seed(self, ckpt, family):
         from .adapters import SeedFormatError
+        what = f'seed checkpoint {self.checkpoint}'
         if self.source_spec is not None:
             spec = load_spec(self.source_spec)
-            return (spec, *load_seed(ckpt, spec, self.format, self.prefix))
+            return (spec, *load_seed(ckpt, spec, self.format, self.prefix, what))
         if family not in SEED_SPECS:
             raise ValueError(f'mmadapt.Remap: no default seed spec for family {family!r} (families with one: '
                              f'{sorted(SEED_SPECS)}); name it with source_spec=')
@@ -91,7 +93,7 @@ class RemapInit:
         error = None
         for name in candidates:
             try:
-                return (load_spec(name), *load_seed(ckpt, name, self.format, self.prefix))
+                return (load_spec(name), *load_seed(ckpt, name, self.format, self.prefix, what))
             except SeedFormatError as e:
                 error = e
         raise SeedFormatError(f'{error} (tried seed specs {candidates}; name it with source_spec=)')

@@ -1,8 +1,8 @@
 from .checkpoint import mmengine_checkpoint_globals, register_safe_globals
-from .data_check import DataNotFoundError, check_data, data_root_options, iter_datasets, required_paths
+from .data_check import DataFileError, DataNotFoundError, check_data, data_root_options, iter_datasets, required_paths
 
 __all__ = ['register_safe_globals', 'mmengine_checkpoint_globals', 'check_data', 'data_root_options', 'required_paths',
-           'iter_datasets', 'DataNotFoundError', 'register_all_modules']
+           'iter_datasets', 'DataNotFoundError', 'DataFileError', 'register_all_modules']
 
 
 def register_all_modules(init_default_scope: bool = False) -> None:

@@ -26,3 +26,31 @@ def config_number(value, field: str, minimum: Optional[float] = None, maximum: O
             f"{'<= ' + str(maximum) if maximum is not None else ''}"
         raise error(f'{field} must be {bounds}, got {value!r}' + (f' ({why})' if why else ''))
     return float(value)
+
+
+def runner_settings() -> frozenset:
+    """Top-level config keys that mmengine's Runner reads (they may be set without being in a config)."""
+    import inspect
+
+    from mmengine.runner import Runner
+    return frozenset(p for p in inspect.signature(Runner.__init__).parameters if p != 'self') | {
+        'runner_type', 'model_wrapper_cfg', 'find_unused_parameters', 'compile', 'strategy'}
+
+
+def check_option_keys(cfg, options: dict, error: Type[Exception] = KeyError) -> None:
+    """Refuse ``--cfg-options`` whose top-level key is neither in the config nor a Runner setting.
+
+    mmengine's ``merge_from_dict`` creates any key it is given, so ``optim_wraper.optimizer.lr=0.1``
+    would add a field nobody reads while the run trains at the config's learning rate. The message
+    names the key and the closest keys of the config.
+    """
+    import difflib
+    known = set(cfg.keys()) | runner_settings()
+    for key in options:
+        top = str(key).split('.')[0]
+        if top in known:
+            continue
+        close = difflib.get_close_matches(top, sorted(known), n=3)
+        hint = f'; did you mean {" or ".join(repr(c) for c in close)}?' if close else ''
+        raise error(f'--cfg-options {key}: {top!r} is not a field of this config nor a Runner setting, so the '
+                    f'value would be ignored{hint}')

@@ -14,6 +14,43 @@ class DataNotFoundError(FileNotFoundError):
     """A file or folder that a config reads does not exist."""
 
 
+class DataFileError(ValueError):
+    """An annotation file that exists but cannot be read; the message names it and what is wrong."""
+
+
+# JSON annotation files up to this size are parsed whole before a run; larger ones (COCO's train
+# annotations are ~450 MB) get the cheap check only: not empty, and not cut off at the end
+_PARSE_LIMIT = 64 * 2 ** 20
+
+
+def check_annotation_file(path: str, where: str = 'ann_file') -> None:
+    """Raise :class:`DataFileError` for an empty, truncated or unparseable JSON annotation file.
+
+    The frameworks' readers fail on such files deep inside dataset construction with a bare JSON
+    error that names no file."""
+    import json
+    size = osp.getsize(path)
+    if size == 0:
+        raise DataFileError(f'{where}: annotation file {path} is empty')
+    if not path.endswith('.json'):
+        return
+    if size <= _PARSE_LIMIT:
+        try:
+            with open(path, encoding='utf-8') as f:
+                json.load(f)
+        except (ValueError, UnicodeDecodeError) as e:
+            raise DataFileError(f'{where}: annotation file {path} is not valid JSON ({e}); truncated or '
+                                'corrupt? Regenerate or re-download it') from None
+        return
+    with open(path, 'rb') as f:
+        head = f.read(64).lstrip()[:1]
+        f.seek(max(0, size - 64))
+        tail = f.read().rstrip()[-1:]
+    if (head, tail) not in ((b'{', b'}'), (b'[', b']')):
+        raise DataFileError(f'{where}: annotation file {path} is not a complete JSON document (it starts with '
+                            f'{head!r} and ends with {tail!r}); truncated or corrupt?')
+
+
 def iter_datasets(dataset) -> Iterator[dict]:
     """Leaf dataset configs, looking through wrappers (RepeatDataset, ConcatDataset, ...)."""
     if not isinstance(dataset, dict):
@@ -75,14 +112,18 @@ def required_paths(cfg: Config) -> List[Tuple[str, str]]:
 
 
 def check_data(cfg: Config, stages=('train', 'val', 'test')) -> None:
-    """Raise :class:`DataNotFoundError` if data that ``cfg`` needs for ``stages`` is missing.
+    """Raise :class:`DataNotFoundError` if data that ``cfg`` needs for ``stages`` is missing, and
+    :class:`DataFileError` if an annotation file is empty or not valid JSON.
 
     For configs on the built-in shapes data (those with a ``shapes`` field giving the generator
     arguments) the message is the command that generates it.
     """
-    missing = [(where, p) for where, p in required_paths(cfg)
-               if where.split('_')[0] in stages and not osp.exists(p)]
+    needed = [(where, p) for where, p in required_paths(cfg) if where.split('_')[0] in stages]
+    missing = [(where, p) for where, p in needed if not osp.exists(p)]
     if not missing:
+        for where, p in dict.fromkeys(needed):
+            if osp.isfile(p):
+                check_annotation_file(p, where)
         return
     # a missing data root explains everything below it: report the root only
     roots = {p.rstrip('/') for _, p in missing}

@@ -33,8 +33,8 @@ def main(argv=None):
         spec = load_spec(args.spec)
         if args.checkpoint:
             import torch
-            import mmadapt  # noqa: F401  (safe checkpoint loading)
-            ckpt = torch.load(args.checkpoint, map_location='cpu')
+            from mmadapt.utils.checkpoint import load_checkpoint_file
+            ckpt = load_checkpoint_file(args.checkpoint)
             state = ckpt.get('state_dict', ckpt)
             spec = derive_spec(spec, arch_params_from_state_dict(state, args.prefix))
     except SpecError as e:

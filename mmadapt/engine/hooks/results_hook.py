@@ -9,6 +9,7 @@ from mmengine.dist import master_only
 from mmengine.hooks import Hook
 
 from mmadapt.registry import HOOKS
+from mmadapt.utils.fileio import atomic_write_text
 
 
 def _plain(value):
@@ -48,20 +49,28 @@ class ResultsHook(Hook):
 
     def _load(self, runner) -> Dict:
         path = self._path(runner)
-        if osp.isfile(path):
+        if not osp.isfile(path):
+            return dict(val=[], test=None)
+        try:
             with open(path, encoding='utf-8') as f:
-                return json.load(f)
-        return dict(val=[], test=None)
+                results = json.load(f)
+            if not isinstance(results, dict) or not isinstance(results.get('val', []), list):
+                raise ValueError('not a results file of mmadapt (no "val" list)')
+            results.setdefault('val', [])
+            results.setdefault('test', None)
+            return results
+        except (ValueError, UnicodeDecodeError) as e:
+            # an evaluation must not be lost to an unreadable file: keep that file, start a new one
+            kept = f'{path}.corrupt-{time.strftime("%Y%m%d_%H%M%S")}'
+            os.replace(path, kept)
+            runner.logger.warning(f'{path} is unreadable ({e}); kept it as {kept} and started a new one')
+            return dict(val=[], test=None)
 
     def _save(self, runner, results: Dict) -> None:
         results['config'] = getattr(runner.cfg, 'filename', None)
         results['updated'] = time.strftime('%Y-%m-%d %H:%M:%S')
         path = self._path(runner)
-        os.makedirs(osp.dirname(path), exist_ok=True)
-        tmp = path + '.tmp'
-        with open(tmp, 'w', encoding='utf-8') as f:
-            json.dump(results, f, indent=2)
-        os.replace(tmp, path)
+        atomic_write_text(path, json.dumps(results, indent=2))
         runner.logger.info(f'metrics written to {path}')
 
     @master_only

@@ -36,6 +36,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from mmadapt.arch import ArchSpec, Block, LayerInfo, SpecError, load_spec, spec_from_dict
 from mmadapt.arch.elastic import resolve_subnet
 from mmadapt.registry import MODELS
+from mmadapt.utils.config_values import config_bool
 from .ops import DepthwiseSeparable, MBConv, ResBlock, channel_bypass, match_width
 from .spec_backbone import SpecBackbone, derived_backbone_class
 
@@ -326,7 +327,7 @@ class ElasticBackbone(SpecBackbone):
             if isinstance(m, nn.Conv2d) and 1 < m.groups and not (m.groups == m.in_channels == m.out_channels):
                 raise ValueError(f'{type(self).__name__}: the max spec {self.spec.name!r} has a grouped conv '
                                  f'({m.groups} groups); elastic widths need plain or depthwise convs')
-        self.pad_outputs = pad_outputs
+        self.pad_outputs = config_bool(pad_outputs, f'{type(self).__name__} pad_outputs')
         self._modulations: List[ChannelModulation] = []
         self._derived_kwargs = dict(out_indices=self.out_indices, norm_cfg=self.norm_cfg, act_cfg=self.act_cfg)
         self.set_subnet(None)

@@ -16,6 +16,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from mmadapt.arch import ArchSpec, load_spec
 from mmadapt.registry import MODELS
 from mmadapt.remap import RemapInit
+from mmadapt.utils.config_values import config_bool
 from .ops import act_cfg_for, build_block
 
 DEFAULT_INIT = [
@@ -70,7 +71,7 @@ class SpecBackbone(BaseModule):
         self.frozen_stages = frozen_stages
         self.norm_cfg = norm_cfg or dict(type='BN', requires_grad=True)
         self.act_cfg = act_cfg or act_cfg_for(self.spec.act)
-        self.norm_eval = norm_eval
+        self.norm_eval = config_bool(norm_eval, f'{type(self).__name__} norm_eval')
         last = max(out_indices)
 
         stem = self.spec.stem
