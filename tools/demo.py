@@ -25,7 +25,9 @@ sys.path.insert(0, ROOT)
 
 from mmadapt.cost import format_count  # noqa: E402
 from mmadapt.datasets.shapes import make_shapes  # noqa: E402
+from mmadapt.utils.checkpoint import latest_checkpoint  # noqa: E402
 from mmadapt.utils.data_check import data_root_options  # noqa: E402
+from mmadapt.utils.fileio import atomic_write_text  # noqa: E402
 
 CLS_CONFIG = osp.join(ROOT, 'configs/baselines/mobilenetv2_shapes_cls.py')
 FNA_CONFIG = osp.join(ROOT, 'configs/fna/retinanet_mbv2_shapes.py')
@@ -58,7 +60,10 @@ def ensure_data(task, out, num_train, num_val, size):
 
 
 def run_stage(name, cmd, work_dir):
-    """Run one tools/*.py command, its output to {work_dir}/{name}.log; return seconds taken."""
+    """Run one tools/*.py command, its output to {work_dir}/{name}.log; return seconds taken.
+
+    The log is written as the command runs (follow it with ``tail -f``); it is a log, not a result, so
+    it is not staged in a temporary file as the summaries are."""
     log_path = osp.join(work_dir, f'{name}.log')
     log(f'{name}: {" ".join(osp.relpath(c, ROOT) if c.startswith(ROOT) else c for c in cmd)}')
     start = time.time()
@@ -80,8 +85,11 @@ def read_results(stage_dir):
 
 
 def last_checkpoint(stage_dir):
-    with open(osp.join(stage_dir, 'last_checkpoint'), encoding='utf-8') as f:
-        return f.read().strip()
+    """The absolute path of the last checkpoint of a finished run (``last_checkpoint`` may be relative)."""
+    path = latest_checkpoint(stage_dir)
+    if path is None:
+        raise SystemExit(f'{stage_dir} has no checkpoint (no last_checkpoint file)')
+    return path
 
 
 def main(argv=None):
@@ -147,10 +155,8 @@ def main(argv=None):
     summary = dict(seed_classifier=dict(top1=seed_top1, checkpoint=seed_ckpt, seconds=round(times['seed'], 1)),
                    fna=fna, random_init=rand, total_seconds=round(time.time() - total_start, 1),
                    work_dir=work_dir)
-    with open(osp.join(work_dir, 'summary.json'), 'w', encoding='utf-8') as f:
-        json.dump(summary, f, indent=2)
-    with open(osp.join(work_dir, 'summary.md'), 'w', encoding='utf-8') as f:
-        f.write('\n'.join(md) + '\n')
+    atomic_write_text(osp.join(work_dir, 'summary.json'), json.dumps(summary, indent=2) + '\n')
+    atomic_write_text(osp.join(work_dir, 'summary.md'), '\n'.join(md) + '\n')
     print()
     print('\n'.join(md))
     print()

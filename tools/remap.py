@@ -70,8 +70,8 @@ def main(argv=None):
     result.save(args.out)  # written whole or not at all
     print(f'written: {args.out}')
     if args.report:
-        with open(args.report, 'w', encoding='utf-8') as f:
-            json.dump(result.meta, f, indent=2)
+        from mmadapt.utils.fileio import atomic_write_text
+        atomic_write_text(args.report, json.dumps(result.meta, indent=2) + '\n')  # whole or not at all
         print(f'report: {args.report}')
 
 

@@ -25,12 +25,20 @@ Stages, each in its own folder of the work dir and each resumable (``--resume``)
 3. ``seed`` (with ``seed_baseline``): the seed network trained with the same schedule (``seed/``);
 
 and ``summary.json`` / ``summary.md``: MAdds, params, metric and time of every network and stage.
+
+Each finished stage writes ``<stage>/stage_done.json``; ``--resume`` skips a stage that has one. Paths in
+it are stored relative to the work dir, so a copied or moved work dir resumes from its own files. A run
+of every stage without ``--resume`` starts a fresh summary; ``--stage X`` without ``--resume`` keeps the
+other stages' rows but drops what stage X (and what depends on it) produced. Every small file is
+written whole or not at all (:func:`mmadapt.utils.fileio.atomic_write_text`).
 """
 import copy
 import json
+import logging
 import os
 import os.path as osp
 import random
+import shutil
 import time
 from typing import Dict, List, Optional
 
@@ -39,17 +47,29 @@ from mmengine.dist import barrier, get_dist_info, is_main_process
 from mmengine.logging import print_log
 
 from mmadapt.arch import dump_spec, load_spec, path_spec
-from mmadapt.utils.config_values import config_bool
+from mmadapt.utils.checkpoint import latest_checkpoint
+from mmadapt.utils.config_values import check_option_keys, config_bool
+from mmadapt.utils.fileio import atomic_write_text, read_json_object
 
 SEARCH_TYPES = ('diff', 'random_sample', 'random_search')
 PARAM_INITS = ('super', 'seed', 'random')
 ARCH_INITS = ('remap', 'random')
 STAGES = ('all', 'arch', 'param', 'seed')
 DONE = 'stage_done.json'
+# what a rerun of a stage (without --resume) invalidates: its own outputs and those of the stages
+# built on it (the seed baseline does not depend on the architecture)
+_STAGE_SUMMARY_KEYS = dict(arch=(('times', 'arch'), ('times', 'param'), ('networks', 'adapted'), ('derived_spec', )),
+                           param=(('times', 'param'), ('networks', 'adapted')),
+                           seed=(('times', 'seed'), ('networks', 'seed')))
+_DEPENDENT_STAGES = dict(arch=('param', ), param=(), seed=())
 
 
 class FNAConfigError(ValueError):
     """An FNA config that lacks or misuses a field; the message names it."""
+
+
+class FNAFileError(ValueError):
+    """A file of the pipeline's work dir that cannot be read; the message names it."""
 
 
 def fna_settings(cfg: Config) -> dict:
@@ -118,30 +138,89 @@ def _stage_dir(root: str, stage: str) -> str:
     return osp.join(root, stage)
 
 
+def _done_path(root: str, stage: str) -> str:
+    return osp.join(_stage_dir(root, stage), DONE)
+
+
 def _done(root: str, stage: str) -> Optional[dict]:
-    path = osp.join(_stage_dir(root, stage), DONE)
-    if osp.isfile(path):
-        with open(path, encoding='utf-8') as f:
-            return json.load(f)
-    return None
+    """The ``stage_done.json`` of ``stage``, or None when it is missing or unreadable.
+
+    An empty or truncated file (a run killed while an older version wrote it) is not an error: the
+    stage counts as not done and reruns (resuming from its own checkpoints with ``--resume``).
+    """
+    path = _done_path(root, stage)
+    if not osp.isfile(path):
+        return None
+    try:
+        info = read_json_object(path)
+    except (OSError, ValueError) as e:  # json.JSONDecodeError and UnicodeDecodeError are ValueErrors
+        print_log(f'{path} is empty or corrupt ({e}); the {stage} stage counts as not done and runs again',
+                  logger='current', level=logging.WARNING)
+        return None
+    return info
 
 
 def _mark_done(root: str, stage: str, info: dict) -> None:
+    """Write ``stage_done.json`` of ``stage`` whole or not at all (main process)."""
     if is_main_process():
-        path = osp.join(_stage_dir(root, stage), DONE)
-        os.makedirs(osp.dirname(path), exist_ok=True)
-        with open(path, 'w', encoding='utf-8') as f:
-            json.dump(info, f, indent=2)
+        atomic_write_text(_done_path(root, stage), json.dumps(info, indent=2) + '\n')
     barrier()
 
 
-def _has_checkpoint(work_dir: str) -> bool:
-    return osp.isfile(osp.join(work_dir, 'last_checkpoint'))
+def _clear_done(root: str, stages) -> None:
+    """Remove the ``stage_done.json`` of ``stages`` (main process): they are about to be redone."""
+    if is_main_process():
+        for stage in stages:
+            path = _done_path(root, stage)
+            if osp.isfile(path):
+                os.remove(path)
+    barrier()
 
 
-def _last_checkpoint(work_dir: str) -> str:
-    with open(osp.join(work_dir, 'last_checkpoint'), encoding='utf-8') as f:
-        return f.read().strip()
+def _inside(path: str, root: str) -> bool:
+    real_root = osp.realpath(root)
+    return osp.commonpath([osp.realpath(path), real_root]) == real_root
+
+
+def _stored_path(root: str, path: Optional[str]) -> Optional[str]:
+    """``path`` as stored in ``stage_done.json``: relative to the work dir when inside it."""
+    if path is None:
+        return None
+    if _inside(osp.abspath(path), root):
+        return osp.relpath(osp.realpath(path), osp.realpath(root))
+    return osp.abspath(path)
+
+
+def _resolve_stored_path(root: str, stage: str, key: str, value: Optional[str]) -> Optional[str]:
+    """The file a path stored in ``<root>/<stage>/stage_done.json`` stands for, in this work dir.
+
+    A relative path is relative to the work dir (older versions stored absolute paths, or paths
+    relative to the working directory). A path that does not lead to a file of this work dir (the
+    work dir was copied or moved, the original's files may have moved on) is replaced by the file at
+    the same place inside this work dir (the part after the stage folder) with a warning; if there is
+    none, :class:`FNAConfigError` names ``stage_done.json`` and the missing file.
+    """
+    if value is None:
+        return None
+    done_file = _done_path(root, stage)
+    candidates = [value] if osp.isabs(value) else [osp.join(root, value), value]  # value: older versions
+    for path in candidates:
+        if osp.isfile(path) and _inside(path, root):
+            return path
+    parts = osp.normpath(value).split(os.sep)
+    folders = parts[:-1]
+    if stage in folders:  # the part after the (last) stage folder, e.g. arch/epoch_3.pth -> epoch_3.pth
+        tail = parts[len(folders) - folders[::-1].index(stage):]
+    else:
+        tail = parts[-1:]
+    local = osp.join(_stage_dir(root, stage), *tail)
+    if osp.isfile(local):
+        print_log(f'{done_file}: {key} {value} is not a file of this work dir (was the work dir copied or '
+                  f'moved?); using its own {local}', logger='current', level=logging.WARNING)
+        return local
+    raise FNAConfigError(f'{done_file}: {key} {value} is not a file of this work dir and the work dir has no '
+                         f'{local} of its own; run the {stage} stage again (without --resume) or give '
+                         '--derived-spec')
 
 
 def _run(cfg: Config, work_dir: str, launcher: str, resume: bool, name: str, test: bool = True):
@@ -149,8 +228,9 @@ def _run(cfg: Config, work_dir: str, launcher: str, resume: bool, name: str, tes
     from .launch import build_runner, prepare_config
     cfg = cfg.copy()
     cfg.experiment_name = f'{name}_{_now()}'
-    resume_arg = 'auto' if (resume and _has_checkpoint(work_dir)) else None
-    cfg = prepare_config(cfg, work_dir=work_dir, launcher=launcher, resume=resume_arg)
+    # only checkpoints inside the stage's own folder are trusted (see latest_checkpoint)
+    resume_from = latest_checkpoint(work_dir) if resume else None
+    cfg = prepare_config(cfg, work_dir=work_dir, launcher=launcher, resume=resume_from)
     t0 = time.time()
     runner = build_runner(cfg)
     runner.train()
@@ -163,8 +243,11 @@ def _results(work_dir: str) -> dict:
     path = osp.join(work_dir, 'results.json')
     if not osp.isfile(path):
         return {}
-    with open(path, encoding='utf-8') as f:
-        res = json.load(f)
+    try:
+        res = read_json_object(path)
+    except (OSError, ValueError) as e:
+        raise FNAFileError(f'{path}: cannot read the results of the run ({e}); it may have been killed while '
+                           'writing it: test the checkpoint again (tools/test.py) or rerun the stage') from None
     if res.get('test'):
         return res['test'].get('metrics', {})
     return res['val'][-1]['metrics'] if res.get('val') else {}
@@ -222,17 +305,46 @@ def _param_config(cfg: Config, fna: dict, spec, init: str, super_ckpt: Optional[
 
 
 def _replace(cfg: Config, key: str, value) -> None:
-    """Set ``cfg[key] = value`` for a dotted key (list indices allowed), replacing what was there."""
-    parts = key.split('.')
+    """Set ``cfg[key] = value`` for a dotted key (list indices allowed), replacing what was there.
+
+    Every component but the last must exist (a misspelt key would otherwise add a field nobody
+    reads, or fail with a bare KeyError); the last may be new, except as a list index.
+    """
+    field = f'fna.param.cfg_options {key!r}'
+    parts = str(key).split('.')
     target = cfg
-    for part in parts[:-1]:
-        target = target[int(part)] if isinstance(target, list) else target[part]
+
+    def step(target, part, prefix):
+        if isinstance(target, (list, tuple)):
+            try:
+                index = int(part)
+                return index, target[index]
+            except (ValueError, IndexError):
+                raise FNAConfigError(f'{field}: {prefix!r} is a list of {len(target)} items; {part!r} is not '
+                                     'an index of it') from None
+        if not hasattr(target, 'keys'):
+            raise FNAConfigError(f'{field}: {prefix!r} is a {type(target).__name__}, not a dict or list')
+        if part not in target.keys():
+            import difflib
+            close = difflib.get_close_matches(part, [str(k) for k in target.keys()], n=3)
+            hint = f'; did you mean {" or ".join(repr(c) for c in close)}?' if close else ''
+            where = f'{prefix!r}' if prefix else 'the config'
+            raise FNAConfigError(f'{field}: {where} has no field {part!r}{hint}')
+        return part, target[part]
+
+    for i, part in enumerate(parts[:-1]):
+        _, target = step(target, part, '.'.join(parts[:i]))
     last = parts[-1]
     value = ConfigDict(value) if isinstance(value, dict) else copy.deepcopy(value)
-    if isinstance(target, list):
-        target[int(last)] = value
-    else:
+    if isinstance(target, (list, tuple)):
+        index, _ = step(target, last, '.'.join(parts[:-1]))
+        if isinstance(target, tuple):
+            raise FNAConfigError(f"{field}: {'.'.join(parts[:-1])!r} is a tuple; replace it as a whole")
+        target[index] = value
+    elif hasattr(target, 'keys'):
         target[last] = value
+    else:
+        raise FNAConfigError(f"{field}: {'.'.join(parts[:-1])!r} is a {type(target).__name__}, not a dict or list")
 
 
 def _count(cfg: Config, size) -> dict:
@@ -267,6 +379,42 @@ def _random_paths(super_spec, fna: dict, size, n: int) -> List[List[int]]:
                        'raise fna.search.tolerance or set fna.search.target_madds')
 
 
+def _load_summary(root: str, stage: str, resume: bool, seed_baseline: bool = True) -> dict:
+    """The summary this run starts from.
+
+    - every stage without ``--resume``: a fresh summary (the old run's rows are not this run's);
+    - ``--stage X`` without ``--resume``: the other stages' entries, without what stage X produces and
+      what depends on it (a new architecture invalidates the adapted network and its time);
+    - ``--resume``: everything written so far (skipped stages keep their rows);
+    - every stage with ``seed_baseline`` off: no seed row.
+
+    A corrupt ``summary.json`` is kept aside as ``summary.json.corrupt`` and a fresh summary started.
+    """
+    path = osp.join(root, 'summary.json')
+    summary = {}
+    if (stage != 'all' or resume) and osp.isfile(path):
+        try:
+            summary = read_json_object(path)
+        except (OSError, ValueError) as e:
+            print_log(f'{path} is empty or corrupt ({e}); kept as {path}.corrupt, starting a fresh summary',
+                      logger='current', level=logging.WARNING)
+            if is_main_process():
+                shutil.copyfile(path, path + '.corrupt')
+            summary = {}
+    for key in ('times', 'networks'):
+        if not isinstance(summary.get(key), dict):
+            summary[key] = {}
+    drop = list(_STAGE_SUMMARY_KEYS[stage]) if stage != 'all' and not resume else []
+    if stage == 'all' and not seed_baseline:
+        drop += _STAGE_SUMMARY_KEYS['seed']
+    for keys in drop:
+        parent = summary
+        for k in keys[:-1]:
+            parent = parent.get(k, {})
+        parent.pop(keys[-1], None)
+    return summary
+
+
 def run_pipeline(config, work_dir: Optional[str] = None, cfg_options: Optional[dict] = None,
                  launcher: str = 'none', stage: str = 'all', derived_spec: Optional[str] = None,
                  resume: bool = False) -> dict:
@@ -275,29 +423,28 @@ def run_pipeline(config, work_dir: Optional[str] = None, cfg_options: Optional[d
         raise FNAConfigError(f'stage must be one of {list(STAGES)}, got {stage!r}')
     cfg = config if isinstance(config, Config) else Config.fromfile(config)
     if cfg_options:
+        check_option_keys(cfg, cfg_options, FNAConfigError)
         cfg.merge_from_dict(cfg_options)
     fna = fna_settings(cfg)
     name = osp.splitext(osp.basename(cfg.filename or 'fna'))[0]
     root = work_dir or cfg.get('work_dir') or osp.join('./work_dirs', name)
     size = fna['cost_input_size']
     super_spec = load_spec(cfg.model.backbone.spec)
-    summary_path = osp.join(root, 'summary.json')
-    summary = {}
-    if osp.isfile(summary_path):
-        with open(summary_path, encoding='utf-8') as f:
-            summary = json.load(f)
+    summary = _load_summary(root, stage, resume, fna['seed_baseline'])
     summary.update(config=cfg.filename, search=fna['search']['type'], arch_init=fna['arch']['init'],
                    param_init=fna['param']['init'], cost_input_size=list(size))
-    summary.setdefault('times', {})
-    summary.setdefault('networks', {})
+    if stage == 'all' and not resume:  # a fresh run: no stage of an older run counts as done
+        _clear_done(root, ('arch', 'param', 'seed'))
 
     # -- stage 1: architecture adaptation (or a random architecture) -------------------------------
     arch_dir = _stage_dir(root, 'arch')
-    super_ckpt = None
+    super_ckpt, super_ckpt_error = None, None
     if derived_spec is not None:
-        spec_path = derived_spec
+        spec_path = derived_spec  # the user's file, used as given
         load_spec(spec_path)  # fail early on a bad spec
     elif stage in ('all', 'arch') and not (resume and _done(root, 'arch')):
+        # a new architecture: the parameter adaptation of the old one is no longer done
+        _clear_done(root, ('arch', ) if resume else ('arch', ) + _DEPENDENT_STAGES['arch'])
         if fna['search']['type'] == 'diff':
             acfg = cfg.copy()
             acfg.pop('fna', None)
@@ -309,19 +456,24 @@ def run_pipeline(config, work_dir: Optional[str] = None, cfg_options: Optional[d
                 acfg.model.backbone.init_cfg = None
             runner, seconds = _run(acfg, arch_dir, launcher, resume, f'{name}_arch', test=False)
             spec_path = osp.join(arch_dir, 'derived_final.yaml')
-            super_ckpt = _last_checkpoint(arch_dir)
+            super_ckpt = latest_checkpoint(arch_dir)
         else:
             t0 = time.time()
             spec_path, super_ckpt = _random_architecture(cfg, fna, super_spec, size, root, launcher, resume, name)
             seconds = time.time() - t0
-        _mark_done(root, 'arch', dict(derived_spec=spec_path, super_checkpoint=super_ckpt, seconds=seconds))
+        _mark_done(root, 'arch', dict(derived_spec=_stored_path(root, spec_path),
+                                      super_checkpoint=_stored_path(root, super_ckpt), seconds=seconds))
         summary['times']['arch'] = seconds
     else:
         done = _done(root, 'arch')
-        if done is None:
+        if done is None or not done.get('derived_spec'):
             raise FNAConfigError(f'stage {stage!r} needs a finished architecture adaptation in {arch_dir} (run '
                                  "--stage arch first) or a derived spec (--derived-spec FILE)")
-        spec_path, super_ckpt = done['derived_spec'], done.get('super_checkpoint')
+        spec_path = _resolve_stored_path(root, 'arch', 'derived_spec', done['derived_spec'])
+        try:  # needed only by a parameter adaptation from the super-net
+            super_ckpt = _resolve_stored_path(root, 'arch', 'super_checkpoint', done.get('super_checkpoint'))
+        except FNAConfigError as e:
+            super_ckpt_error = e
     if stage == 'arch':
         return _write_summary(root, summary)
     derived = load_spec(spec_path)
@@ -330,7 +482,10 @@ def run_pipeline(config, work_dir: Optional[str] = None, cfg_options: Optional[d
     # -- stage 2: parameter adaptation ------------------------------------------------------------------
     param_dir = _stage_dir(root, 'param')
     if stage in ('all', 'param') and not (resume and _done(root, 'param')):
+        _clear_done(root, ('param', ))
         init = fna['param']['init']
+        if init == 'super' and super_ckpt_error is not None:
+            raise super_ckpt_error
         if init == 'super' and super_ckpt is None:
             init = 'seed' if fna['seed']['checkpoint'] else 'random'
             print_log(f"no super-net checkpoint (derived spec given by hand): parameter adaptation starts from "
@@ -344,6 +499,7 @@ def run_pipeline(config, work_dir: Optional[str] = None, cfg_options: Optional[d
 
     # -- stage 3: the seed network with the same schedule -------------------------------------------
     if fna['seed_baseline'] and stage in ('all', 'seed') and not (resume and _done(root, 'seed')):
+        _clear_done(root, ('seed', ))
         seed_dir = _stage_dir(root, 'seed')
         scfg = _param_config(cfg, fna, fna['seed']['spec'], 'seed', None, seed_dir)
         _, seconds = _run(scfg, seed_dir, launcher, resume, f'{name}_seed')
@@ -387,9 +543,9 @@ def _random_architecture(cfg, fna, super_spec, size, root, launcher, resume, nam
     spec_path = osp.join(arch_dir, 'derived_final.yaml')
     if is_main_process():
         dump_spec(best['spec'], spec_path)
-        with open(osp.join(arch_dir, 'random_candidates.json'), 'w', encoding='utf-8') as f:
-            json.dump([dict(spec=c['spec'].describe(), madds=c['madds'], metric=c.get('metric'),
-                            metrics=c.get('metrics')) for c in candidates], f, indent=2)
+        atomic_write_text(osp.join(arch_dir, 'random_candidates.json'),
+                          json.dumps([dict(spec=c['spec'].describe(), madds=c['madds'], metric=c.get('metric'),
+                                           metrics=c.get('metrics')) for c in candidates], indent=2) + '\n')
     barrier()
     print_log(f"{search['type']}: chose {best['spec'].describe()} ({best['madds'] / 1e6:.1f}M backbone MAdds)",
               logger='current')
@@ -408,8 +564,7 @@ def _write_summary(root: str, summary: dict) -> dict:
     rank, _ = get_dist_info()
     if rank == 0:
         os.makedirs(root, exist_ok=True)
-        with open(osp.join(root, 'summary.json'), 'w', encoding='utf-8') as f:
-            json.dump(summary, f, indent=2)
+        atomic_write_text(osp.join(root, 'summary.json'), json.dumps(summary, indent=2) + '\n')
         lines = ['| network | MAdds | params | backbone MAdds | metric |', '| --- | --- | --- | --- | --- |']
         for key in ('seed', 'adapted'):
             net = summary['networks'].get(key)
@@ -422,7 +577,6 @@ def _write_summary(root: str, summary: dict) -> dict:
             f"search: {summary['search']}; stage times: {times or '-'}\n"
         if summary.get('derived_spec'):
             text += f"\nderived: {summary['derived_spec']}\n"
-        with open(osp.join(root, 'summary.md'), 'w', encoding='utf-8') as f:
-            f.write(text)
+        atomic_write_text(osp.join(root, 'summary.md'), text)
         print_log(f'FNA++ summary ({root}/summary.md):\n{text}', logger='current')
     return summary

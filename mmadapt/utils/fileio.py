@@ -55,3 +55,18 @@ def make_temp_dir(parent: str, prefix: str) -> str:
     tmp = tempfile.mkdtemp(prefix=prefix, dir=parent)
     os.chmod(tmp, default_mode(folder=True))
     return tmp
+
+
+def read_json_object(path: str) -> dict:
+    """The JSON object in ``path``; ``ValueError`` (with the reason, not the path) when the file is empty,
+    truncated, not UTF-8 or holds something other than an object. Callers name the file and decide
+    whether that is an error or a file to set aside."""
+    import json
+    try:
+        with open(path, encoding='utf-8') as f:
+            data = json.load(f)
+    except UnicodeDecodeError as e:
+        raise ValueError(f'not UTF-8 text: {e}') from None
+    if not isinstance(data, dict):
+        raise ValueError(f'expected a JSON object, got {type(data).__name__}')
+    return data

@@ -9,7 +9,7 @@ from mmengine.dist import master_only
 from mmengine.hooks import Hook
 
 from mmadapt.registry import HOOKS
-from mmadapt.utils.fileio import atomic_write_text
+from mmadapt.utils.fileio import atomic_write_text, read_json_object
 
 
 def _plain(value):
@@ -52,14 +52,13 @@ class ResultsHook(Hook):
         if not osp.isfile(path):
             return dict(val=[], test=None)
         try:
-            with open(path, encoding='utf-8') as f:
-                results = json.load(f)
-            if not isinstance(results, dict) or not isinstance(results.get('val', []), list):
-                raise ValueError('not a results file of mmadapt (no "val" list)')
+            results = read_json_object(path)
+            if not isinstance(results.get('val', []), list):
+                raise ValueError('not a results file of mmadapt ("val" is not a list)')
             results.setdefault('val', [])
             results.setdefault('test', None)
             return results
-        except (ValueError, UnicodeDecodeError) as e:
+        except ValueError as e:
             # an evaluation must not be lost to an unreadable file: keep that file, start a new one
             kept = f'{path}.corrupt-{time.strftime("%Y%m%d_%H%M%S")}'
             os.replace(path, kept)

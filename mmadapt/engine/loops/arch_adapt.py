@@ -39,6 +39,7 @@ from mmengine.runner import EpochBasedTrainLoop
 from torch.utils.data import DataLoader, Dataset
 
 from mmadapt.registry import HOOKS, LOOPS
+from mmadapt.utils.fileio import atomic_write, atomic_write_text
 
 STATE_KEY = 'mmadapt_arch_adapt'
 
@@ -277,9 +278,9 @@ class ArchAdaptLoop(EpochBasedTrainLoop):
         dump_spec(derived, osp.join(work_dir, 'derived_final.yaml'))
         draw_spec(derived, osp.join(work_dir, 'derived.png'),
                   title=f'{derived.name} ({self.backbone.path_madds(self.backbone.argmax_path(), self.cost_input_size) / 1e6:.1f}M MAdds)')
-        with open(osp.join(work_dir, 'search_curves.json'), 'w', encoding='utf-8') as f:
-            json.dump(dict(curves=self.curves, arch_params=[a.detach().tolist() for a in self.backbone.arch_params],
-                           weight_items=len(self.weight_indices), arch_items=len(self.arch_indices)), f)
+        atomic_write_text(osp.join(work_dir, 'search_curves.json'), json.dumps(dict(
+            curves=self.curves, arch_params=[a.detach().tolist() for a in self.backbone.arch_params],
+            weight_items=len(self.weight_indices), arch_items=len(self.arch_indices))))
         plot_curves(self.curves, osp.join(work_dir, 'search_curves.png'), self.warmup_epochs)
 
     def run(self) -> torch.nn.Module:
@@ -287,8 +288,9 @@ class ArchAdaptLoop(EpochBasedTrainLoop):
         self.write_final()
         rank, world = get_dist_info()
         if world > 1:  # a record of every rank's architecture parameters
-            torch.save([a.detach().cpu() for a in self.backbone.arch_params],
-                       osp.join(self.runner.work_dir, f'arch_params_rank{rank}.pth'))
+            params = [a.detach().cpu() for a in self.backbone.arch_params]
+            atomic_write(osp.join(self.runner.work_dir, f'arch_params_rank{rank}.pth'),
+                         lambda tmp: torch.save(params, tmp))
         return model
 
 
