@@ -106,8 +106,7 @@ def prepare_config(config,
         # resolved here rather than by mmengine: only checkpoints inside the work dir are trusted
         cfg.resume = True
         cfg.load_from = latest_checkpoint(cfg.work_dir)
-        if cfg.load_from is None:
-            cfg.resume = False
+        if cfg.load_from is None:  # mmengine then starts from the beginning
             print_log(f'--resume: no checkpoint in {cfg.work_dir}; starting from the beginning', logger='current')
     elif resume is not None:
         if not osp.isfile(resume):

@@ -24,16 +24,17 @@ _PARSE_LIMIT = 64 * 2 ** 20
 
 
 def check_annotation_file(path: str, where: str = 'ann_file') -> None:
-    """Raise :class:`DataFileError` for an empty, truncated or unparseable JSON annotation file.
+    """Raise :class:`DataFileError` for an empty, truncated or unparseable JSON annotation file
+    (other files are left to the frameworks).
 
     The frameworks' readers fail on such files deep inside dataset construction with a bare JSON
     error that names no file."""
     import json
+    if not path.endswith('.json'):
+        return  # list files (mmpretrain's meta/*.txt) and others: the frameworks' own checks apply
     size = osp.getsize(path)
     if size == 0:
         raise DataFileError(f'{where}: annotation file {path} is empty')
-    if not path.endswith('.json'):
-        return
     if size <= _PARSE_LIMIT:
         try:
             with open(path, encoding='utf-8') as f:
