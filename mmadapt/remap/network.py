@@ -258,17 +258,29 @@ class _Remapper:
             self.report.notes.append(f'stage {s}: no source stage')
             return
         src_layers = [i for i in self.src_spec.layers() if i.stage == s]
-        # depth mapping (Eq. 1) over the source layers that hold a block
-        src_real = [i for i in src_layers if any(not b.is_skip for b in i.candidates)]
         dst_layers = [i for i in self.dst_spec.layers() if i.stage == s]
+        # Depth mapping (Eq. 1). W_n are the layers that hold parameters: a skip is not one of them, on
+        # either side, so the n-th layer with a block of the target takes the n-th layer with a block
+        # of the source (k3e6-skip-k5e6-k7e3 and k3e6-k5e6-k7e3-skip get the same weights). A super-net
+        # source is the exception: its layers correspond to the target's by position (each target
+        # block is the candidate of the same layer, Sec. 3.2.3), skips included.
+        src_real = [i for i in src_layers if any(not b.is_skip for b in i.candidates)]
+        if self.src_super:
+            src_real, rank = src_layers, {i.layer: i.layer for i in dst_layers}
+        else:
+            holding = [i.layer for i in dst_layers if any(not b.is_skip for b in i.candidates)]
+            rank = {layer: n for n, layer in enumerate(holding)}
         for info in dst_layers:
+            if info.layer not in rank:
+                continue  # a skip-only layer: nothing to remap
             if not any(k.startswith(f'stages.{s}.{info.layer}.') for k in self.dst):
                 continue  # not built (after the last output)
             if not src_real:
                 self.report.notes.append(f'stage {s}: the source stage has no blocks')
                 return
-            new_layer = info.layer >= len(src_real)
-            src_info = src_real[min(info.layer, len(src_real) - 1)]
+            n = rank[info.layer]
+            new_layer = n >= len(src_real)
+            src_info = src_real[min(n, len(src_real) - 1)]
             for c, block in enumerate(info.candidates):
                 if block.is_skip:
                     continue

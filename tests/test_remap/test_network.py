@@ -142,6 +142,75 @@ def test_depth_mapping_follows_eq1():
     assert rep.sources['stages.1.3.candidates.0'].startswith('stages.1.1 ')
 
 
+def _with_stage(spec_name, s, blocks, name):
+    d = load_spec(spec_name).to_dict()
+    d['stages'][s]['blocks'] = blocks
+    d['name'] = name
+    return spec_from_dict(d)
+
+
+@pytest.mark.parametrize('source', ['seed', 'checkpoint'])
+def test_a_skip_is_not_a_layer_of_eq1_on_either_side(source, tmp_path):
+    """Eq. 1 over the layers that hold parameters: a skip before a block does not shift the blocks after
+    it, so function-identical architectures (skips moved within a stage) get identical weights."""
+    seed = randomise_bn(derived('mobilenet_v2'))
+    state = seed.state_dict()
+    early = _with_stage('mobilenet_v2', 3, ['k3e6', 'skip', 'k5e6', 'k7e3'], 'skip_early')
+    late = _with_stage('mobilenet_v2', 3, ['k3e6', 'k5e6', 'k7e3', 'skip'], 'skip_late')
+    nets, reports = {}, {}
+    for spec in (early, late):
+        if source == 'seed':
+            nets[spec.name] = derived(spec)
+            reports[spec.name] = remap_into(nets[spec.name], 'mobilenet_v2', state)
+        else:  # the checkpoint path (tools/remap.py, fna param.init='seed')
+            from mmadapt.models.checkpoint import remap_checkpoint
+            path = str(tmp_path / 'seed.pth')
+            torch.save(state, path)
+            res = remap_checkpoint(path, 'mobilenet_v2', spec, source='seed')
+            nets[spec.name] = {k[len('backbone.'):]: v for k, v in res.state_dict.items()}
+            reports[spec.name] = res.report
+    # the k5e6 and k7e3 layers take the seed's second and third layers, wherever the skip is
+    assert reports['skip_early'].sources['stages.3.2'].startswith('stages.3.1 ')
+    assert reports['skip_early'].sources['stages.3.3'].startswith('stages.3.2 ')
+    assert reports['skip_late'].sources['stages.3.1'].startswith('stages.3.1 ')
+    assert reports['skip_late'].sources['stages.3.2'].startswith('stages.3.2 ')
+    a, b = nets['skip_early'], nets['skip_late']
+    a = a.state_dict() if hasattr(a, 'state_dict') else a
+    b = b.state_dict() if hasattr(b, 'state_dict') else b
+    for (ja, jb) in ((0, 0), (2, 1), (3, 2)):
+        keys = [k for k in a if k.startswith(f'stages.3.{ja}.')]
+        assert keys
+        for k in keys:
+            assert torch.equal(a[k], b[k.replace(f'stages.3.{ja}.', f'stages.3.{jb}.', 1)]), k
+    # and the two networks compute the same function
+    if source == 'seed':
+        x = torch.randn(2, 3, 64, 64)
+        ea, eb = nets['skip_early'].eval(), nets['skip_late'].eval()
+        assert torch.allclose(ea(x)[-1], eb(x)[-1], atol=1e-6)
+
+
+def test_a_super_net_source_keeps_the_positional_rule():
+    """Super-net -> target: each target block is the candidate of the same layer, skips included."""
+    sup = SuperMobileNetV2(spec='fna_mbv2_det', out_indices=(4, ))
+    for p in sup.parameters():
+        torch.nn.init.normal_(p)
+    state = sup.state_dict()
+    d = load_spec('fna_mbv2_det').to_dict()
+    for st in d['stages']:
+        st['blocks'] = [b.split('|')[0] for b in st['blocks']]
+    d['stages'][3]['blocks'] = ['k3e6', 'skip', 'k5e6', 'k7e3']
+    d['name'] = 'path'
+    target = derived(spec_from_dict(d), out_indices=(4, ))
+    rep = remap_into(target, 'fna_mbv2_det', state)
+    tokens = 'k3e3|k3e6|k5e3|k5e6|k7e3|k7e6'.split('|')
+    for j, token in ((0, 'k3e6'), (2, 'k5e6'), (3, 'k7e3')):
+        c = tokens.index(token)
+        assert rep.sources[f'stages.3.{j}'].startswith(f'stages.3.{j}.candidates.{c} '), rep.sources[f'stages.3.{j}']
+        src = f'stages.3.{j}.candidates.{c}.'
+        for k, v in target.stages[3][j].state_dict().items():
+            assert torch.equal(v, state[src + k]), k
+
+
 def test_shrinking_and_width_strategies_pick_the_documented_channels():
     torch.manual_seed(0)
     seed = randomise_bn(derived('mobilenet_v2'))
