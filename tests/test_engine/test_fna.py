@@ -76,10 +76,12 @@ def _arch_params(path):
 
 
 def test_search_moves_architecture_and_lambda_lowers_madds(fna_config, shapes_root, tmp_path):
-    madds = {}
+    madds, entropies, expected = {}, {}, {}
     for lam in (0.0, 3.0):
         work = tmp_path / f'lam{lam}'
-        log = _train(fna_config, work, shapes_root, '--stage', 'arch', **{'train_cfg.lam': lam})
+        # 4 architecture steps (2 per search epoch): a step size that lets the distribution travel
+        log = _train(fna_config, work, shapes_root, '--stage', 'arch',
+                     **{'train_cfg.lam': lam, 'train_cfg.arch_optim.lr': 0.3})
         for key in ('sampled_madds_M', 'expected_madds_M', 'arch_entropy', 'cost_term', 'arch_task_loss'):
             assert key in log, key
         alphas = _arch_params(work / 'arch' / 'epoch_3.pth')
@@ -91,9 +93,21 @@ def test_search_moves_architecture_and_lambda_lowers_madds(fna_config, shapes_ro
         derived = load_spec(str(work / 'arch' / 'derived_final.yaml'))
         assert derived.is_derived
         madds[lam] = spec_cost(derived, (64, 64)).madds
-        curves = json.loads((work / 'arch' / 'search_curves.json').read_text())['curves']
+        record = json.loads((work / 'arch' / 'search_curves.json').read_text())
+        curves = record['curves']
         assert len(curves) == 3 * 2  # 16 weight items / batch 8, 3 epochs
+        # the distribution left uniform: mean entropy over the searchable layers, against uniform's
+        probs = [torch.tensor(a).softmax(0) for a in record['arch_params']]
+        entropy = float(torch.stack([-(p * p.log()).sum() for p in probs]).mean())
+        uniform = float(torch.stack([torch.tensor(float(len(p))).log() for p in probs]).mean())
+        entropies[lam] = (entropy, uniform)
+        expected[lam] = (curves[0]['expected_madds'], curves[-1]['expected_madds'])
     assert madds[3.0] < 0.85 * madds[0.0], madds  # the cost term pulls the derived network down
+    # with a cost term the search concentrates the distribution and lowers the expected MAdds
+    entropy, uniform = entropies[3.0]
+    assert entropy < 0.75 * uniform, entropies
+    first, last = expected[3.0]
+    assert last < 0.9 * first, expected
 
 
 def test_whole_pipeline(fna_config, shapes_root, tmp_path):
