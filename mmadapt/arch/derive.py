@@ -54,3 +54,49 @@ def arch_params_from_state_dict(state_dict, prefix: str = 'backbone.') -> list:
     if sorted(found) != list(range(len(found))):
         raise SpecError(f"'{key}N' entries are not numbered 0..{len(found) - 1}: {sorted(found)}")
     return [found[i] for i in range(len(found))]
+
+
+def path_of(space: ArchSpec, spec: ArchSpec) -> list:
+    """The path of ``space`` whose derived network is ``spec`` (the inverse of :func:`path_spec`).
+
+    A stage of ``spec`` with fewer layers than the space's stage is padded with skips at its end (a
+    skip is the identity, so where it stands does not change the function). Everything else (stem,
+    head, stage widths and strides, activation) must be the space's, and every block of ``spec`` a
+    candidate of its layer.
+
+    Raises:
+        SpecError: naming the stage and layer (or the part) that the space cannot express.
+    """
+    if not spec.is_derived:
+        raise SpecError(f'spec {spec.name!r} has searchable layers; give a derived network')
+    if space.family != spec.family or len(space.stages) != len(spec.stages):
+        raise SpecError(f'spec {spec.name!r} ({spec.family}, {len(spec.stages)} stages) is not in the space '
+                        f'{space.name!r} ({space.family}, {len(space.stages)} stages)')
+    padded = spec.to_dict()
+    choice = {}
+    infos = {(i.stage, i.layer): i for i in space.layers()}
+    for s, (st_space, st) in enumerate(zip(space.stages, spec.stages)):
+        for field in ('out_channels', 'stride', 'dilation', 'act'):
+            if getattr(st, field) != getattr(st_space, field):
+                raise SpecError(f'spec {spec.name!r} stage {s}: {field} {getattr(st, field)}; the space '
+                                f'{space.name!r} has {getattr(st_space, field)}')
+        tokens = [layer[0].token for layer in st.layers if not layer[0].is_skip]
+        if len(tokens) > st_space.depth:
+            raise SpecError(f'spec {spec.name!r} stage {s}: {len(tokens)} blocks; the space {space.name!r} '
+                            f'allows {st_space.depth}')
+        tokens += ['skip'] * (st_space.depth - len(tokens))
+        padded['stages'][s]['blocks'] = tokens
+        for j, token in enumerate(tokens):
+            names = [b.token for b in infos[(s, j)].candidates]
+            if token not in names:
+                raise SpecError(f'spec {spec.name!r} stage {s} layer {j}: {token!r} is not a candidate of the '
+                                f'space {space.name!r} ({"|".join(names)})')
+            choice[infos[(s, j)].index] = names.index(token)
+    result = [choice[info.index] for info in space.searchable_layers()]
+    mine = path_spec(space, result).to_dict()
+    for d in (mine, padded):
+        d.pop('name', None)
+    if mine != padded:
+        diff = sorted(k for k in set(mine) | set(padded) if mine.get(k) != padded.get(k))
+        raise SpecError(f'spec {spec.name!r} differs from the space {space.name!r} in {diff}')
+    return result

@@ -198,3 +198,28 @@ def test_draw_spec_writes_png(tmp_path):
         out = draw_spec(name, str(tmp_path / 'sub' / f'{name}.png'))
         with open(out, 'rb') as f:
             assert f.read(8) == b'\x89PNG\r\n\x1a\n'
+
+
+def test_path_of_expresses_a_network_in_a_search_space():
+    from mmadapt.arch import path_of, path_spec
+    from mmadapt.cost import spec_cost
+    space, seed = load_spec('fna_mbv2_det'), load_spec('mobilenet_v2')
+    path = path_of(space, seed)
+    derived = path_spec(space, path)
+    # the seed's blocks, each stage padded with skips at its end: the same network, the same cost
+    assert derived.describe().split('| c24')[1].startswith(' s2 d1: k3e6 k3e6 skip skip |')
+    assert spec_cost(derived, (224, 224)).madds == spec_cost(seed, (224, 224)).madds
+    assert path_of(space, derived) == path
+    # a skip inside a stage is moved to its end (the same function)
+    d = seed.to_dict()
+    d['stages'][2]['blocks'] = ['k5e3', 'skip', 'k7e6']
+    assert path_spec(space, path_of(space, spec_from_dict(d))).to_dict()['stages'][2]['blocks'] == \
+        ['k5e3', 'k7e6', 'skip', 'skip']
+    # what the space cannot express is named
+    with pytest.raises(SpecError, match="stage 2 layer 0: 'k3e4' is not a candidate"):
+        d['stages'][2]['blocks'] = ['k3e4']
+        path_of(space, spec_from_dict(d))
+    with pytest.raises(SpecError, match='stage 1: out_channels'):
+        path_of(space, load_spec('proxyless_mobile'))
+    with pytest.raises(SpecError, match='searchable layers'):
+        path_of(space, space)
