@@ -442,6 +442,14 @@ def run_pipeline(config, work_dir: Optional[str] = None, cfg_options: Optional[d
     if derived_spec is not None:
         spec_path = derived_spec  # the user's file, used as given
         load_spec(spec_path)  # fail early on a bad spec
+        # a finished search in this work dir lends its super-net: param.init='super' then collects the
+        # given architecture's parameters from it (e.g. the seed's architecture, as a control)
+        done = _done(root, 'arch')
+        if done and done.get('super_checkpoint'):
+            try:
+                super_ckpt = _resolve_stored_path(root, 'arch', 'super_checkpoint', done['super_checkpoint'])
+            except FNAConfigError as e:
+                super_ckpt_error = e
     elif stage in ('all', 'arch') and not (resume and _done(root, 'arch')):
         # a new architecture: the parameter adaptation of the old one is no longer done
         _clear_done(root, ('arch', ) if resume else ('arch', ) + _DEPENDENT_STAGES['arch'])
