@@ -25,7 +25,7 @@ Usage::
 
     python benchmarks/fna_vs_seed.py [--work-dir work_dirs/fna_vs_seed] [--data-root data]
         [--seeds 0 1 2] [--rows seed fna random seed_arch_super found_seed found_random]
-        [--seed-checkpoint CKPT] [--cfg-options k=v ...]
+        [--seed-checkpoint CKPT] [--num-train 800] [--cfg-options k=v ...]
 
 ``--cfg-options`` go to every run (e.g. ``train_cfg.lam=0.2`` or a longer schedule), so one change
 at a time can be measured. Without ``--seed-checkpoint`` the MobileNetV2 seed is first trained on
@@ -69,6 +69,8 @@ def parse_args(argv=None):
     parser.add_argument('--rows', nargs='+', choices=ROWS, default=list(ROWS))
     parser.add_argument('--seed-checkpoint', help='MobileNetV2 seed (default: train one on shapes classification)')
     parser.add_argument('--cfg-options', nargs='+', default=[], help='key=value for every run')
+    parser.add_argument('--num-train', type=int, default=800,
+                        help='training images of the shapes detection set (the demo uses 800)')
     return parser.parse_args(argv)
 
 
@@ -91,8 +93,8 @@ def main(argv=None):
     args = parse_args(argv)
     work_dir = osp.abspath(args.work_dir)
     os.makedirs(work_dir, exist_ok=True)
-    det_root = osp.join(args.data_root, 'shapes_det')
-    ensure_data('det', det_root, 800, 100, 128)
+    det_root = osp.join(args.data_root, 'shapes_det' if args.num_train == 800 else f'shapes_det_{args.num_train}')
+    ensure_data('det', det_root, args.num_train, 100, 128)
     det_ann = osp.join(det_root, 'annotations', 'val.json')
     py = sys.executable
     seed_ckpt = args.seed_checkpoint

@@ -472,6 +472,8 @@ def run_pipeline(config, work_dir: Optional[str] = None, cfg_options: Optional[d
         _mark_done(root, 'arch', dict(derived_spec=_stored_path(root, spec_path),
                                       super_checkpoint=_stored_path(root, super_ckpt), seconds=seconds))
         summary['times']['arch'] = seconds
+    elif stage == 'seed':
+        spec_path = None  # the seed baseline needs no architecture adaptation
     else:
         done = _done(root, 'arch')
         if done is None or not done.get('derived_spec'):
@@ -484,8 +486,9 @@ def run_pipeline(config, work_dir: Optional[str] = None, cfg_options: Optional[d
             super_ckpt_error = e
     if stage == 'arch':
         return _write_summary(root, summary)
-    derived = load_spec(spec_path)
-    summary['derived_spec'] = derived.describe()
+    if spec_path is not None:
+        derived = load_spec(spec_path)
+        summary['derived_spec'] = derived.describe()
 
     # -- stage 2: parameter adaptation ------------------------------------------------------------------
     param_dir = _stage_dir(root, 'param')

@@ -27,3 +27,12 @@ def test_derived_spec_takes_the_super_net_of_a_finished_search(tmp_path, cfg, st
         fna_mod.run_pipeline(cfg, work_dir=str(tmp_path / 'fresh'), cfg_options=SEED_OPT, stage='param',
                              derived_spec=seed_in_space)
     assert stop_training[-1]['init'] == 'seed' and stop_training[-1]['super_ckpt'] is None
+
+
+def test_seed_stage_needs_no_search(tmp_path, cfg, stop_training):  # noqa: F811
+    root = str(tmp_path / 'seed_only')
+    with pytest.raises(Stop, match='param'):
+        fna_mod.run_pipeline(cfg, work_dir=root, cfg_options={**SEED_OPT, 'fna.seed_baseline': True}, stage='seed')
+    call = stop_training[-1]
+    assert call['init'] == 'seed' and call['work_dir'] == osp.join(root, 'seed')
+    assert load_spec(call['spec']).name == 'mobilenet_v2'
