@@ -95,3 +95,25 @@ def test_results_hook_keeps_an_unreadable_results_file_and_records_the_evaluatio
     kept = [p for p in tmp_path.iterdir() if p.name.startswith('results.json.corrupt-')]
     assert len(kept) == 1 and kept[0].read_text() == '{"val": [{"epoch": 1'
     assert 'unreadable' in logged[0] and str(kept[0]) in logged[0]
+
+
+def test_results_record_the_weights_that_were_tested(tmp_path):
+    """Trained and tested in one process (the FNA++ pipeline): the trained weights, not the initialisation
+    that ``load_from`` names; a test-only run: the loaded checkpoint."""
+    from mmadapt.engine.hooks import ResultsHook
+
+    class Hub:
+        def __init__(self, info):
+            self.info = info
+
+        def get_info(self, key):
+            return self.info.get(key)
+    quiet = SimpleNamespace(warning=print, info=lambda m: None)
+    trained = SimpleNamespace(work_dir=str(tmp_path), iter=40, logger=quiet, message_hub=Hub({'last_ckpt': 'e12.pth'}),
+                              cfg=SimpleNamespace(filename='c.py', get=lambda k, d=None: 'init.pth'))
+    ResultsHook().after_test_epoch(trained, {'mAP': 0.3})
+    assert json.loads((tmp_path / 'results.json').read_text())['test']['checkpoint'] == 'e12.pth'
+    tested = SimpleNamespace(work_dir=str(tmp_path), iter=0, logger=quiet, message_hub=Hub({}),
+                             cfg=SimpleNamespace(filename='c.py', get=lambda k, d=None: 'given.pth'))
+    ResultsHook().after_test_epoch(tested, {'mAP': 0.3})
+    assert json.loads((tmp_path / 'results.json').read_text())['test']['checkpoint'] == 'given.pth'

@@ -72,6 +72,14 @@ class ResultsHook(Hook):
         atomic_write_text(path, json.dumps(results, indent=2))
         runner.logger.info(f'metrics written to {path}')
 
+    @staticmethod
+    def _tested_weights(runner):
+        """What the test evaluated: after training in the same process (the FNA++ pipeline trains, then
+        tests), the trained weights, i.e. the last checkpoint; else the checkpoint that was loaded."""
+        if runner.iter > 0 and runner.message_hub.get_info('last_ckpt') is not None:
+            return str(runner.message_hub.get_info('last_ckpt'))
+        return runner.cfg.get('load_from', None)
+
     @master_only
     def after_val_epoch(self, runner, metrics: Optional[Dict[str, float]] = None) -> None:
         # an empty dict is written too: mmdet returns one when no box passes the score threshold
@@ -84,6 +92,5 @@ class ResultsHook(Hook):
     def after_test_epoch(self, runner, metrics: Optional[Dict[str, float]] = None) -> None:
         metrics = metrics or {}
         results = self._load(runner)
-        results['test'] = dict(metrics=_plain(metrics),
-                               checkpoint=runner.cfg.get('load_from', None))
+        results['test'] = dict(metrics=_plain(metrics), checkpoint=self._tested_weights(runner))
         self._save(runner, results)
