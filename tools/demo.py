@@ -92,6 +92,30 @@ def last_checkpoint(stage_dir):
     return path
 
 
+def search_report(path):
+    """One line on whether the search converged: the architecture distribution's mean entropy against a
+    uniform distribution's, and the expected MAdds at the first and last iteration."""
+    if not osp.isfile(path):
+        return None
+    import math
+    with open(path, encoding='utf-8') as f:
+        record = json.load(f)
+    entropy, uniform = [], []
+    for alpha in record['arch_params']:
+        top = max(alpha)
+        weights = [math.exp(a - top) for a in alpha]
+        probs = [w / sum(weights) for w in weights]
+        entropy.append(-sum(p * math.log(p) for p in probs if p > 0))
+        uniform.append(math.log(len(alpha)))
+    curves = record['curves']
+    first, last = curves[0]['expected_madds'], curves[-1]['expected_madds']
+    mean_h, mean_u = sum(entropy) / len(entropy), sum(uniform) / len(uniform)
+    verdict = 'converged' if mean_h < 0.5 * mean_u else 'not converged: the derived network is close to the ' \
+        'argmax of a nearly uniform distribution'
+    return (f'search: mean entropy of the architecture distribution {mean_h:.3f} (uniform {mean_u:.3f}; '
+            f'{verdict}); expected backbone MAdds {first / 1e6:.2f}M -> {last / 1e6:.2f}M')
+
+
 def main(argv=None):
     args = parse_args(argv)
     total_start = time.time()
@@ -152,6 +176,9 @@ def main(argv=None):
     md += ['', f"MAdds at {fna['cost_input_size'][0]}x{fna['cost_input_size'][1]} (whole detector); "
            f"FNA++ search {fna['times'].get('arch', 0):.0f} s, parameter adaptation "
            f"{fna['times'].get('param', 0):.0f} s", '', f"derived architecture: {fna['derived_spec']}"]
+    search = search_report(osp.join(fna_dir, 'arch', 'search_curves.json'))
+    if search:
+        md += ['', search]
     summary = dict(seed_classifier=dict(top1=seed_top1, checkpoint=seed_ckpt, seconds=round(times['seed'], 1)),
                    fna=fna, random_init=rand, total_seconds=round(time.time() - total_start, 1),
                    work_dir=work_dir)

@@ -36,3 +36,17 @@ def test_seed_stage_needs_no_search(tmp_path, cfg, stop_training):  # noqa: F811
     call = stop_training[-1]
     assert call['init'] == 'seed' and call['work_dir'] == osp.join(root, 'seed')
     assert load_spec(call['spec']).name == 'mobilenet_v2'
+
+
+def test_demo_reports_whether_the_search_converged(tmp_path):
+    import json
+
+    from tools.demo import search_report
+    path = tmp_path / 'search_curves.json'
+    curves = [dict(expected_madds=100e6), dict(expected_madds=80e6)]
+    path.write_text(json.dumps(dict(arch_params=[[0.0] * 7, [0.1, 0.0, 0.0]], curves=curves)))
+    assert 'not converged' in search_report(str(path))
+    path.write_text(json.dumps(dict(arch_params=[[6.0] + [0.0] * 6, [0.0, 5.0, 0.0]], curves=curves)))
+    line = search_report(str(path))
+    assert 'converged' in line and 'not converged' not in line and '100.00M -> 80.00M' in line
+    assert search_report(str(tmp_path / 'missing.json')) is None
