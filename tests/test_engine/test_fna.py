@@ -82,7 +82,8 @@ def test_search_moves_architecture_and_lambda_lowers_madds(fna_config, shapes_ro
         # 4 architecture steps (2 per search epoch): a step size that lets the distribution travel
         log = _train(fna_config, work, shapes_root, '--stage', 'arch',
                      **{'train_cfg.lam': lam, 'train_cfg.arch_optim.lr': 0.3})
-        for key in ('sampled_madds_M', 'expected_madds_M', 'arch_entropy', 'cost_term', 'arch_task_loss'):
+        for key in ('sampled_madds_M', 'expected_madds_M', 'arch_entropy', 'cost_term', 'arch_task_loss',
+                    'arch_grad_task', 'arch_grad_cost'):
             assert key in log, key
         alphas = _arch_params(work / 'arch' / 'epoch_3.pth')
         assert len(alphas) == len(load_spec(SPACE).searchable_layers())

@@ -296,7 +296,8 @@ class ArchAdaptLoop(EpochBasedTrainLoop):
 
 def arch_step(model, backbone, data_batch, lam: float, cost_input_size, optimizer) -> Dict[str, torch.Tensor]:
     """One architecture step: mixture forward, ``task_loss + lam * lg(E[MAdds])``, gradients of the
-    architecture parameters only (averaged over DDP ranks), one optimizer step.
+    architecture parameters only (averaged over DDP ranks), one optimizer step. Returns the logged
+    values, among them the mean absolute gradient that reaches alpha from each term (this rank's).
 
     ``model`` is the task model itself (not a DDP wrapper), ``backbone`` its super-backbone.
     """
@@ -308,9 +309,15 @@ def arch_step(model, backbone, data_batch, lam: float, cost_input_size, optimize
         task_loss, _ = model.parse_losses(losses)
         cost = backbone.expected_madds(cost_input_size)
         cost_term = lam * torch.log10(cost)
-        grads = torch.autograd.grad(task_loss + cost_term, params)
+        # the two gradients apart, so that the log shows what reaches alpha from each term
+        task_grads = torch.autograd.grad(task_loss, params)
+        cost_grads = torch.autograd.grad(cost_term, params, allow_unused=True)
     finally:
         backbone.set_mode('single')
+    cost_grads = [torch.zeros_like(p) if g is None else g for p, g in zip(params, cost_grads)]
+    grads = [t + c for t, c in zip(task_grads, cost_grads)]
+    mean_abs = lambda gs: torch.cat([g.detach().abs().reshape(-1) for g in gs]).mean()  # noqa: E731
+    stats = dict(arch_grad_task=mean_abs(task_grads), arch_grad_cost=mean_abs(cost_grads))
     rank, world = get_dist_info()
     if world > 1:
         for g in grads:
@@ -320,7 +327,7 @@ def arch_step(model, backbone, data_batch, lam: float, cost_input_size, optimize
         p.grad = g
     optimizer.step()
     optimizer.zero_grad(set_to_none=True)
-    return dict(arch_task_loss=task_loss.detach(), cost_term=cost_term.detach())
+    return dict(arch_task_loss=task_loss.detach(), cost_term=cost_term.detach(), **stats)
 
 
 def plot_curves(curves: List[Dict], path: str, warmup_epochs: int = 0) -> None:
