@@ -76,9 +76,9 @@ class ResultsHook(Hook):
     def _tested_weights(runner):
         """What the test evaluated: after training in the same process (the FNA++ pipeline trains, then
         tests), the trained weights, i.e. the last checkpoint; else the checkpoint that was loaded."""
-        if runner.iter > 0 and runner.message_hub.get_info('last_ckpt') is not None:
-            return str(runner.message_hub.get_info('last_ckpt'))
-        return runner.cfg.get('load_from', None)
+        hub = getattr(runner, 'message_hub', None)
+        last = hub.get_info('last_ckpt') if hub is not None and runner.iter > 0 else None
+        return str(last) if last is not None else runner.cfg.get('load_from', None)
 
     @master_only
     def after_val_epoch(self, runner, metrics: Optional[Dict[str, float]] = None) -> None:
