@@ -94,22 +94,14 @@ def last_checkpoint(stage_dir):
 
 def search_report(path):
     """One line on whether the search converged: the architecture distribution's mean entropy against a
-    uniform distribution's, and the expected MAdds at the first and last iteration."""
+    uniform distribution's (as the search wrote them), and the expected MAdds at the first and last
+    iteration."""
     if not osp.isfile(path):
         return None
-    import math
     with open(path, encoding='utf-8') as f:
         record = json.load(f)
-    entropy, uniform = [], []
-    for alpha in record['arch_params']:
-        top = max(alpha)
-        weights = [math.exp(a - top) for a in alpha]
-        probs = [w / sum(weights) for w in weights]
-        entropy.append(-sum(p * math.log(p) for p in probs if p > 0))
-        uniform.append(math.log(len(alpha)))
-    curves = record['curves']
-    first, last = curves[0]['expected_madds'], curves[-1]['expected_madds']
-    mean_h, mean_u = sum(entropy) / len(entropy), sum(uniform) / len(uniform)
+    mean_h, mean_u = record['entropy'], record['uniform_entropy']
+    first, last = record['curves'][0]['expected_madds'], record['curves'][-1]['expected_madds']
     verdict = 'converged' if mean_h < 0.5 * mean_u else 'not converged: the derived network is close to the ' \
         'argmax of a nearly uniform distribution'
     return (f'search: mean entropy of the architecture distribution {mean_h:.3f} (uniform {mean_u:.3f}; '

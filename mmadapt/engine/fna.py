@@ -49,7 +49,7 @@ from mmengine.logging import print_log
 from mmadapt.arch import dump_spec, load_spec, path_spec
 from mmadapt.utils.checkpoint import latest_checkpoint
 from mmadapt.utils.config_values import check_option_keys, config_bool
-from mmadapt.utils.fileio import atomic_write_text, read_json_object
+from mmadapt.utils.fileio import atomic_write_text, is_inside, read_json_object, relative_if_inside
 
 SEARCH_TYPES = ('diff', 'random_sample', 'random_search')
 PARAM_INITS = ('super', 'seed', 'random')
@@ -177,18 +177,9 @@ def _clear_done(root: str, stages) -> None:
     barrier()
 
 
-def _inside(path: str, root: str) -> bool:
-    real_root = osp.realpath(root)
-    return osp.commonpath([osp.realpath(path), real_root]) == real_root
-
-
 def _stored_path(root: str, path: Optional[str]) -> Optional[str]:
     """``path`` as stored in ``stage_done.json``: relative to the work dir when inside it."""
-    if path is None:
-        return None
-    if _inside(osp.abspath(path), root):
-        return osp.relpath(osp.realpath(path), osp.realpath(root))
-    return osp.abspath(path)
+    return None if path is None else relative_if_inside(path, root)
 
 
 def _resolve_stored_path(root: str, stage: str, key: str, value: Optional[str]) -> Optional[str]:
@@ -205,7 +196,7 @@ def _resolve_stored_path(root: str, stage: str, key: str, value: Optional[str]) 
     done_file = _done_path(root, stage)
     candidates = [value] if osp.isabs(value) else [osp.join(root, value), value]  # value: older versions
     for path in candidates:
-        if osp.isfile(path) and _inside(path, root):
+        if osp.isfile(path) and is_inside(path, root):
             return path
     parts = osp.normpath(value).split(os.sep)
     folders = parts[:-1]
@@ -228,9 +219,8 @@ def _run(cfg: Config, work_dir: str, launcher: str, resume: bool, name: str, tes
     from .launch import build_runner, prepare_config
     cfg = cfg.copy()
     cfg.experiment_name = f'{name}_{_now()}'
-    # only checkpoints inside the stage's own folder are trusted (see latest_checkpoint)
-    resume_from = latest_checkpoint(work_dir) if resume else None
-    cfg = prepare_config(cfg, work_dir=work_dir, launcher=launcher, resume=resume_from)
+    # 'auto': prepare_config resumes from the stage folder's own latest checkpoint (latest_checkpoint)
+    cfg = prepare_config(cfg, work_dir=work_dir, launcher=launcher, resume='auto' if resume else None)
     t0 = time.time()
     runner = build_runner(cfg)
     runner.train()

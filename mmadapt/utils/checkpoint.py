@@ -25,6 +25,8 @@ import numpy as np
 import torch
 from mmengine.logging import print_log
 
+from .fileio import is_inside
+
 _REGISTERED = False
 # the statistics methods HistoryBuffer registers for itself (mmengine/logging/history_buffer.py)
 _BUILTIN_STATISTICS = frozenset({'min', 'max', 'current', 'mean'})
@@ -190,7 +192,7 @@ def latest_checkpoint(work_dir: str) -> Optional[str]:
             return None
     elif not osp.isabs(named):
         path = osp.join(work_dir, named)
-    elif osp.commonpath([osp.realpath(named), osp.realpath(work_dir)]) == osp.realpath(work_dir):
+    elif is_inside(named, work_dir):
         path = named
     else:
         path = osp.join(work_dir, osp.basename(named))

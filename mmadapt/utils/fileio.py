@@ -70,3 +70,17 @@ def read_json_object(path: str) -> dict:
     if not isinstance(data, dict):
         raise ValueError(f'expected a JSON object, got {type(data).__name__}')
     return data
+
+
+def is_inside(path: str, folder: str) -> bool:
+    """Whether ``path`` is ``folder`` or lies below it (symbolic links resolved)."""
+    real = osp.realpath(folder)
+    return osp.commonpath([osp.realpath(path), real]) == real
+
+
+def relative_if_inside(path: str, folder: str) -> str:
+    """``path`` relative to ``folder`` when it lies inside it (what a work dir stores, so that a copy of
+    the folder refers to its own files), else absolute."""
+    if is_inside(path, folder):
+        return osp.relpath(osp.realpath(path), osp.realpath(folder))
+    return osp.abspath(path)

@@ -102,6 +102,7 @@ def test_search_moves_architecture_and_lambda_lowers_madds(fna_config, shapes_ro
         entropy = float(torch.stack([-(p * p.log()).sum() for p in probs]).mean())
         uniform = float(torch.stack([torch.tensor(float(len(p))).log() for p in probs]).mean())
         entropies[lam] = (entropy, uniform)
+        assert (record['entropy'], record['uniform_entropy']) == pytest.approx((entropy, uniform), rel=1e-5)
         expected[lam] = (curves[0]['expected_madds'], curves[-1]['expected_madds'])
     assert madds[3.0] < 0.85 * madds[0.0], madds  # the cost term pulls the derived network down
     # with a cost term the search concentrates the distribution and lowers the expected MAdds

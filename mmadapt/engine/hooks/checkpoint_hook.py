@@ -28,7 +28,7 @@ from mmengine.hooks import CheckpointHook as _MMEngineCheckpointHook
 
 from mmadapt.registry import HOOKS
 from mmadapt.utils.checkpoint import LAST_CHECKPOINT
-from mmadapt.utils.fileio import atomic_write, atomic_write_text
+from mmadapt.utils.fileio import atomic_write, atomic_write_text, relative_if_inside
 
 ATOMIC_BACKEND = 'mmadapt_atomic_local'
 # what atomic_write names the temporary file of a checkpoint: '.{name}.{random}.tmp'
@@ -134,11 +134,8 @@ class CheckpointHook(_MMEngineCheckpointHook):
                 self._remove(self.file_backend.join_path(self.out_dir, self.filename_tmpl.format(old)))
 
     def _write_last_checkpoint(self, runner) -> None:
-        last = str(self.last_ckpt)
-        work_dir = osp.abspath(runner.work_dir)
-        if osp.commonpath([osp.abspath(last), work_dir]) == work_dir:
-            last = osp.relpath(osp.abspath(last), work_dir)
-        atomic_write_text(osp.join(work_dir, LAST_CHECKPOINT), last)
+        atomic_write_text(osp.join(runner.work_dir, LAST_CHECKPOINT),
+                          relative_if_inside(str(self.last_ckpt), runner.work_dir))
 
     def _save_best_checkpoint(self, runner, metrics) -> None:
         backend = self.file_backend

@@ -238,6 +238,11 @@ class ArchAdaptLoop(EpochBasedTrainLoop):
             values = [-(p * torch.log(p.clamp_min(1e-12))).sum() for p in self.backbone.arch_probs()]
         return float(torch.stack(values).mean()) if values else 0.0
 
+    def uniform_entropy(self) -> float:
+        """What :meth:`entropy` is for a uniform distribution (where the search starts)."""
+        sizes = [len(a) for a in self.backbone.arch_params]
+        return sum(math.log(n) for n in sizes) / len(sizes) if sizes else 0.0
+
     def _check_ranks(self) -> None:
         rank, world = get_dist_info()
         if world < 2:
@@ -280,7 +285,8 @@ class ArchAdaptLoop(EpochBasedTrainLoop):
                   title=f'{derived.name} ({self.backbone.path_madds(self.backbone.argmax_path(), self.cost_input_size) / 1e6:.1f}M MAdds)')
         atomic_write_text(osp.join(work_dir, 'search_curves.json'), json.dumps(dict(
             curves=self.curves, arch_params=[a.detach().tolist() for a in self.backbone.arch_params],
-            weight_items=len(self.weight_indices), arch_items=len(self.arch_indices))))
+            weight_items=len(self.weight_indices), arch_items=len(self.arch_indices),
+            entropy=self.entropy(), uniform_entropy=self.uniform_entropy())))
         plot_curves(self.curves, osp.join(work_dir, 'search_curves.png'), self.warmup_epochs)
 
     def run(self) -> torch.nn.Module:
