@@ -167,9 +167,41 @@ def main(argv=None):
         md.append(f"| {r['title']} | {r['runs']} | {madds} | {fmt(r['map'])} | {fmt(r['ap50'])} |")
     md += ['', f'random seeds {args.seeds}; options {args.cfg_options or "-"}; {time.time() - t0:.0f} s',
            f'MAdds of the whole detector at the config\'s cost_input_size']
-    atomic_write_text(osp.join(work_dir, 'table.json'), json.dumps(table, indent=2) + '\n')
+    search = search_report([d for _, d in runs.get('fna', [])])
+    if search:
+        md += ['', '| FNA++ search | entropy / uniform | expected backbone MAdds (first -> last) |',
+               '| --- | --- | --- |']
+        md += [f"| {osp.basename(r['run'])} | {r['entropy']:.3f} / {r['uniform_entropy']:.3f} | "
+               f"{format_count(r['expected_first'])} -> {format_count(r['expected_last'])} |" for r in search['runs']]
+        if search['agreement'] is not None:
+            md += ['', f"found architectures, pairwise: {search['agreement']:.1%} of the searchable layers take the "
+                   f"same candidate (chance: {search['chance']:.1%}, two uniform draws)"]
+    atomic_write_text(osp.join(work_dir, 'table.json'), json.dumps(dict(rows=table, search=search), indent=2) + '\n')
     atomic_write_text(osp.join(work_dir, 'table.md'), '\n'.join(md) + '\n')
     print('\n'.join(md))
+
+
+def search_report(fna_dirs):
+    """Per FNA++ run: how far the search left uniform; across runs: how often two searches agree."""
+    from mmengine.config import Config
+    space = load_spec(Config.fromfile(FNA_CONFIG).model.backbone.spec)
+    runs, paths = [], []
+    for d in fna_dirs:
+        curves_path, derived_path = osp.join(d, 'arch', 'search_curves.json'), osp.join(d, 'arch', 'derived_final.yaml')
+        if not (osp.isfile(curves_path) and osp.isfile(derived_path)):
+            continue
+        with open(curves_path, encoding='utf-8') as f:
+            record = json.load(f)
+        curves = record['curves']
+        runs.append(dict(run=d, entropy=record['entropy'], uniform_entropy=record['uniform_entropy'],
+                         expected_first=curves[0]['expected_madds'], expected_last=curves[-1]['expected_madds']))
+        paths.append(path_of(space, load_spec(derived_path)))
+    if not runs:
+        return None
+    sizes = [len(info.candidates) for info in space.searchable_layers()]
+    pairs = [(a, b) for i, a in enumerate(paths) for b in paths[i + 1:]]
+    agreement = (statistics.mean(sum(x == y for x, y in zip(a, b)) / len(a) for a, b in pairs) if pairs else None)
+    return dict(runs=runs, agreement=agreement, chance=statistics.mean(1 / n for n in sizes))
 
 
 def latest_checkpoint_or_none(run_dir):

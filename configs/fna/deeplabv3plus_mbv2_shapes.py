@@ -21,7 +21,7 @@ model = dict(
     backbone=dict(input_size=search_size, norm_cfg=norm_cfg),
     decode_head=dict(channels=64, c1_channels=16, dilations=(1, 2, 3, 4), num_classes=5, norm_cfg=norm_cfg))
 
-# ---- schedule: confi../_base_/shapes_fna_seg.py ----
+# ---- schedule: see ../_base_/shapes_fna_seg.py ----
 train_cfg = {{_base_.shapes_fna_seg_search}}
 param_scheduler = {{_base_.shapes_fna_seg_search_schedule}}
 optim_wrapper = {{_base_.shapes_fna_seg_optim_wrapper}}

@@ -15,7 +15,7 @@ test_dataloader = {{_base_.shapes_det_test_dataloader}}
 val_evaluator = {{_base_.shapes_det_evaluator}}
 test_evaluator = val_evaluator
 
-# ---- sizes and schedule: confi../_base_/shapes_fna_retinanet.py ----
+# ---- sizes and schedule: see ../_base_/shapes_fna_retinanet.py ----
 search_size = {{_base_.shapes_fna_det_size}}
 model = {{_base_.shapes_fna_det_model}}
 train_cfg = {{_base_.shapes_fna_det_search}}

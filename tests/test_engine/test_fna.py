@@ -112,6 +112,44 @@ def test_search_moves_architecture_and_lambda_lowers_madds(fna_config, shapes_ro
     assert last < 0.9 * first, expected
 
 
+def test_cost_target_resolves_a_spec_or_number_and_refuses_what_the_space_cannot_reach():
+    from mmadapt.arch import SpecError, path_spec
+    from mmadapt.engine.loops.arch_adapt import resolve_cost_target
+    from mmadapt.models import SuperMobileNetV2
+    net = SuperMobileNetV2(spec=SPACE, out_indices=(7, ), input_size=(64, 64))
+    space = load_spec(SPACE)
+    cost = spec_cost(space, (64, 64), out_indices=(7, ))
+    last = [len(lc.madds) - 1 for lc in cost.table()]
+    big = path_spec(space, last, name='big')
+    # a derived spec of the space: its own MAdds (as counted by the cost model, out_indices of the net)
+    assert resolve_cost_target(big.to_dict(), net, (64, 64)) == cost.path_madds(last)
+    assert resolve_cost_target(1.5e6, net, (64, 64)) == 1.5e6
+    with pytest.raises(SpecError, match='cost_target.*stage 1'):  # k3e6 is not a candidate of stage 1
+        resolve_cost_target(SEED, net, (64, 64))
+    with pytest.raises(ValueError, match='outside what the search space reaches'):
+        resolve_cost_target(1e3, net, (64, 64))
+    with pytest.raises(ValueError, match='cost_target'):
+        resolve_cost_target(-5, net, (64, 64))
+
+
+def test_cost_target_pulls_expected_madds_to_the_budget_from_either_side(fna_config, shapes_root, tmp_path):
+    cost = spec_cost(load_spec(SPACE), (64, 64), out_indices=(7, ))
+    table = cost.table()
+    low = cost.fixed_madds + sum(min(lc.madds) for lc in table)
+    high = cost.fixed_madds + sum(max(lc.madds) for lc in table)
+    uniform = cost.fixed_madds + sum(sum(lc.madds) / len(lc.madds) for lc in table)
+    for target in (low + 0.1 * (high - low), high - 0.1 * (high - low)):
+        work = tmp_path / f'target{int(target)}'
+        log = _train(fna_config, work, shapes_root, '--stage', 'arch',
+                     **{'train_cfg.lam': 3.0, 'train_cfg.arch_optim.lr': 0.3, 'train_cfg.cost_target': target})
+        assert f'cost target {target / 1e6:.2f}M MAdds (two-sided)' in log
+        curves = json.loads((work / 'arch' / 'search_curves.json').read_text())['curves']
+        first, last = curves[0]['expected_madds'], curves[-1]['expected_madds']
+        assert first == pytest.approx(uniform, rel=1e-4)
+        # the expected MAdds moved from uniform's towards the target, whichever side it lies on
+        assert abs(last - target) < 0.7 * abs(first - target), (target, first, last)
+
+
 def test_whole_pipeline(fna_config, shapes_root, tmp_path):
     work = tmp_path / 'pipeline'
     log = _train(fna_config, work, shapes_root, **{'train_cfg.max_epochs': 2, 'train_cfg.val_interval': 2,

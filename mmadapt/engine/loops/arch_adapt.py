@@ -10,6 +10,9 @@ super-backbone (``mmadapt.SuperMobileNetV2`` / ``mmadapt.SuperResNet``) as ``mod
   ``weight_steps`` iterations one step of the architecture parameters follows, on the mixture of
   all candidates (Eq. 7) with ``loss = task_loss + lam * lg(expected MAdds)`` (Eq. 8, 9) in their
   own optimizer (``arch_optim``, Adam by default);
+* with ``cost_target`` (beyond the paper, which compares at equal MAdds by choosing lambda) the cost
+  term is two-sided, ``lam * |lg(E[MAdds]) - lg(target)|``: it pulls the expected MAdds to a budget
+  from either side, e.g. ``cost_target='mobilenet_v2'`` for the seed's own MAdds in the space;
 * BN statistics and affine parameters are trained throughout (Sec. 5.1);
 * the derived spec (argmax, Sec. 3.2.2) is written to the work dir every epoch; at the end, a picture
   of it and the search curves (task loss and sampled MAdds per iteration, Fig. 9).
@@ -90,6 +93,9 @@ class ArchAdaptLoop(EpochBasedTrainLoop):
             dataloader config is split into a weight and an architecture part.
         warmup_epochs: epochs that train the weights only (uniform single paths).
         lam: lambda of Eq. 8 (``lam * lg(cost)``; 0 searches without a cost term).
+        cost_target: None (Eq. 8 as the paper), or a budget of backbone MAdds at ``cost_input_size``:
+            a number, or a derived spec (name, file or dict) of the search space whose MAdds are the
+            budget (e.g. the seed's architecture); the cost term becomes ``lam * |lg(E) - lg(target)|``.
         arch_optim: optimizer of the architecture parameters, e.g. ``dict(type='Adam', lr=3e-3)``.
         arch_ratio: share of the training set used for the architecture parameters.
         weight_steps: weight steps per architecture step.
@@ -103,7 +109,8 @@ class ArchAdaptLoop(EpochBasedTrainLoop):
                  lam: float = 0.0, arch_optim: Optional[dict] = None, arch_ratio: float = 0.5,
                  weight_steps: int = 1, sampling: str = 'softmax',
                  cost_input_size: Optional[Sequence[int]] = None, split_seed: Optional[int] = None,
-                 seed: Optional[int] = None, val_begin: int = 1, val_interval: int = 1, **kwargs):
+                 seed: Optional[int] = None, val_begin: int = 1, val_interval: int = 1,
+                 cost_target: Union[None, float, str, dict] = None, **kwargs):
         from mmadapt.models.backbones import SuperBackboneMixin
         model = unwrap(runner.model)
         backbone = getattr(model, 'backbone', None)
@@ -128,6 +135,7 @@ class ArchAdaptLoop(EpochBasedTrainLoop):
         self.cost_input_size = tuple(cost_input_size or backbone.input_size or ())
         if len(self.cost_input_size) != 2:
             raise ValueError('mmadapt.ArchAdaptLoop: give cost_input_size=(H, W) or the backbone\'s input_size')
+        self.cost_target = resolve_cost_target(cost_target, backbone, self.cost_input_size)
         runner_seed = runner.seed if runner.seed is not None else 0
         self.seed = runner_seed if seed is None else int(seed)
         self.split_seed = self.seed if split_seed is None else int(split_seed)
@@ -160,6 +168,7 @@ class ArchAdaptLoop(EpochBasedTrainLoop):
         print_log(f'mmadapt.ArchAdaptLoop: {len(self.weight_indices)} items for weights, '
                   f'{len(self.arch_indices)} for architecture parameters; {backbone.num_search_layers} searchable '
                   f'layers; warm-up {self.warmup_epochs} of {max_epochs} epochs; lambda {self.lam}; '
+                  + (f'cost target {self.cost_target / 1e6:.2f}M MAdds (two-sided); ' if self.cost_target else '') +
                   f'MAdds at {self.cost_input_size[0]}x{self.cost_input_size[1]}; world size {world}',
                   logger='current')
 
@@ -230,7 +239,7 @@ class ArchAdaptLoop(EpochBasedTrainLoop):
     def arch_step(self, data_batch) -> Dict[str, torch.Tensor]:
         """One step of the architecture parameters on the mixture (Eq. 7-9); returns log values."""
         return arch_step(unwrap(self.runner.model), self.backbone, data_batch, self.lam, self.cost_input_size,
-                         self.arch_optimizer)
+                         self.arch_optimizer, cost_target=self.cost_target)
 
     def entropy(self) -> float:
         """Mean entropy (nats) of the architecture distribution over the searchable layers."""
@@ -300,10 +309,37 @@ class ArchAdaptLoop(EpochBasedTrainLoop):
         return model
 
 
-def arch_step(model, backbone, data_batch, lam: float, cost_input_size, optimizer) -> Dict[str, torch.Tensor]:
-    """One architecture step: mixture forward, ``task_loss + lam * lg(E[MAdds])``, gradients of the
-    architecture parameters only (averaged over DDP ranks), one optimizer step. Returns the logged
-    values, among them the mean absolute gradient that reaches alpha from each term (this rank's).
+def resolve_cost_target(target, backbone, input_size) -> Optional[float]:
+    """``cost_target`` of :class:`ArchAdaptLoop` as backbone MAdds (None: no target)."""
+    if target is None:
+        return None
+    from mmadapt.arch import SpecError, load_spec, path_of
+    if isinstance(target, (str, dict)):
+        try:
+            spec = load_spec(target)
+            madds = backbone.cost(input_size).path_madds(path_of(backbone.spec, spec))
+        except SpecError as e:
+            raise SpecError(f'mmadapt.ArchAdaptLoop cost_target: {e}') from None
+    else:
+        from mmadapt.utils.config_values import config_number
+        madds = config_number(target, 'mmadapt.ArchAdaptLoop cost_target', minimum=0.0,
+                              why='a budget of backbone MAdds, a number or a derived spec of the space')
+    cost = backbone.cost(input_size)
+    low = cost.fixed_madds + sum(min(lc.madds) for lc in cost.table())
+    high = cost.fixed_madds + sum(max(lc.madds) for lc in cost.table())
+    if not low <= madds <= high:
+        raise ValueError(f'mmadapt.ArchAdaptLoop cost_target {madds / 1e6:.2f}M MAdds is outside what the '
+                         f'search space reaches at {input_size[0]}x{input_size[1]}: {low / 1e6:.2f}M to '
+                         f'{high / 1e6:.2f}M')
+    return float(madds)
+
+
+def arch_step(model, backbone, data_batch, lam: float, cost_input_size, optimizer,
+              cost_target: Optional[float] = None) -> Dict[str, torch.Tensor]:
+    """One architecture step: mixture forward, ``task_loss + lam * lg(E[MAdds])`` (or, with a
+    ``cost_target``, ``lam * |lg(E[MAdds]) - lg(target)|``), gradients of the architecture parameters
+    only (averaged over DDP ranks), one optimizer step. Returns the logged values, among them the
+    mean absolute gradient that reaches alpha from each term (this rank's).
 
     ``model`` is the task model itself (not a DDP wrapper), ``backbone`` its super-backbone.
     """
@@ -315,6 +351,8 @@ def arch_step(model, backbone, data_batch, lam: float, cost_input_size, optimize
         task_loss, _ = model.parse_losses(losses)
         cost = backbone.expected_madds(cost_input_size)
         cost_term = lam * torch.log10(cost)
+        if cost_target is not None:
+            cost_term = (cost_term - lam * math.log10(cost_target)).abs()
         # the two gradients apart, so that the log shows what reaches alpha from each term
         task_grads = torch.autograd.grad(task_loss, params)
         cost_grads = torch.autograd.grad(cost_term, params, allow_unused=True)
