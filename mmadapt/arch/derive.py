@@ -100,3 +100,44 @@ def path_of(space: ArchSpec, spec: ArchSpec) -> list:
         diff = sorted(k for k in set(mine) | set(padded) if mine.get(k) != padded.get(k))
         raise SpecError(f'spec {spec.name!r} differs from the space {space.name!r} in {diff}')
     return result
+
+
+def most_probable_path_within(scores: Sequence[Sequence[float]], madds: Sequence[Sequence[int]], fixed: int,
+                              target: float, tolerance: float, max_buckets: int = 20000):
+    """The most probable path whose MAdds (``fixed`` + one entry of ``madds`` per layer) lie within
+    ``tolerance`` (relative) of ``target``: derivation under a budget.
+
+    ``scores[i][c]`` is the log-probability of candidate ``c`` in layer ``i``. The argmax path is
+    returned as it is when it meets the budget. Otherwise a dynamic programme over the layers keeps,
+    for each bucket of accumulated MAdds (a bucket is 1/64 of the window, at least 1 MAdd, at most
+    ``max_buckets`` buckets in all), the most probable partial path and its exact MAdds; the best
+    complete path inside the window wins. Merging within a bucket makes it exact up to paths whose
+    MAdds differ by less than a bucket.
+
+    Returns:
+        ``(path, madds)``. When no path found lies inside the window, the closest one (the caller
+        reports the miss).
+    """
+    def total(path):
+        return fixed + sum(m[c] for m, c in zip(madds, path))
+
+    argmax = [max(range(len(s)), key=lambda c: (s[c], -c)) for s in scores]
+    if abs(total(argmax) - target) <= tolerance * target:
+        return argmax, total(argmax)
+    span = sum(max(m) - min(m) for m in madds) + 1
+    bucket = max(1.0, tolerance * target / 64, span / max_buckets)
+    # bucket of accumulated MAdds -> (score, exact MAdds, path)
+    states = {0: (0.0, fixed, [])}
+    for s, m in zip(scores, madds):
+        nxt = {}
+        for sc, acc, path in states.values():
+            for c, (sc_c, m_c) in enumerate(zip(s, m)):
+                new = (sc + sc_c, acc + m_c, path + [c])
+                key = int((new[1] - fixed) // bucket)
+                if key not in nxt or new[0] > nxt[key][0]:
+                    nxt[key] = new
+        states = nxt
+    done = list(states.values())
+    inside = [st for st in done if abs(st[1] - target) <= tolerance * target]
+    best = max(inside, key=lambda st: st[0]) if inside else min(done, key=lambda st: abs(st[1] - target))
+    return best[2], best[1]

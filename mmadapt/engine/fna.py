@@ -452,6 +452,8 @@ def run_pipeline(config, work_dir: Optional[str] = None, cfg_options: Optional[d
                                                     format=fna['seed']['format'])
             else:
                 acfg.model.backbone.init_cfg = None
+            if acfg.train_cfg.get('cost_target') == 'seed':  # a budget of the seed's own MAdds in the space
+                acfg.train_cfg.cost_target = load_spec(fna['seed']['spec']).to_dict()
             runner, seconds = _run(acfg, arch_dir, launcher, resume, f'{name}_arch', test=False)
             spec_path = osp.join(arch_dir, 'derived_final.yaml')
             super_ckpt = latest_checkpoint(arch_dir)

@@ -1,4 +1,5 @@
 """The FNA++ engine on a tiny super-net and the built-in shapes data: search, pipeline, resume, DDP."""
+import itertools
 import json
 import os
 import os.path as osp
@@ -148,6 +149,12 @@ def test_cost_target_pulls_expected_madds_to_the_budget_from_either_side(fna_con
         assert first == pytest.approx(uniform, rel=1e-4)
         # the expected MAdds moved from uniform's towards the target, whichever side it lies on
         assert abs(last - target) < 0.7 * abs(first - target), (target, first, last)
+        # the derived network is the most probable path within 2% of the target where one exists
+        derived = spec_cost(load_spec(str(work / 'arch' / 'derived_final.yaml')), (64, 64), out_indices=(7, )).madds
+        reachable = [cost.fixed_madds + sum(lc.madds[c] for lc, c in zip(table, path))
+                     for path in itertools.product(*[range(len(lc.madds)) for lc in table])]
+        if any(abs(m - target) <= 0.02 * target for m in reachable):
+            assert abs(derived - target) <= 0.02 * target, (derived, target)
 
 
 def test_whole_pipeline(fna_config, shapes_root, tmp_path):

@@ -12,7 +12,8 @@ super-backbone (``mmadapt.SuperMobileNetV2`` / ``mmadapt.SuperResNet``) as ``mod
   own optimizer (``arch_optim``, Adam by default);
 * with ``cost_target`` (beyond the paper, which compares at equal MAdds by choosing lambda) the cost
   term is two-sided, ``lam * |lg(E[MAdds]) - lg(target)|``: it pulls the expected MAdds to a budget
-  from either side, e.g. ``cost_target='mobilenet_v2'`` for the seed's own MAdds in the space;
+  from either side, e.g. ``cost_target='mobilenet_v2'`` (or ``'seed'`` in the FNA++ pipeline) for the
+  seed's own MAdds in the space;
 * BN statistics and affine parameters are trained throughout (Sec. 5.1);
 * the derived spec (argmax, Sec. 3.2.2) is written to the work dir every epoch; at the end, a picture
   of it and the search curves (task loss and sampled MAdds per iteration, Fig. 9).
@@ -24,6 +25,7 @@ are saved in checkpoints, and each epoch reseeds the global RNGs from (seed, epo
 search continues exactly as an uninterrupted one.
 """
 import json
+import logging
 import math
 import os
 import os.path as osp
@@ -96,6 +98,9 @@ class ArchAdaptLoop(EpochBasedTrainLoop):
         cost_target: None (Eq. 8 as the paper), or a budget of backbone MAdds at ``cost_input_size``:
             a number, or a derived spec (name, file or dict) of the search space whose MAdds are the
             budget (e.g. the seed's architecture); the cost term becomes ``lam * |lg(E) - lg(target)|``.
+            The FNA++ pipeline also takes ``'seed'``: the seed's architecture (``fna.seed.spec``).
+            The derived architecture is then the most probable path within ``cost_tolerance``
+            (relative) of the target, not the plain argmax (which can miss it by 10% and more).
         arch_optim: optimizer of the architecture parameters, e.g. ``dict(type='Adam', lr=3e-3)``.
         arch_ratio: share of the training set used for the architecture parameters.
         weight_steps: weight steps per architecture step.
@@ -110,7 +115,7 @@ class ArchAdaptLoop(EpochBasedTrainLoop):
                  weight_steps: int = 1, sampling: str = 'softmax',
                  cost_input_size: Optional[Sequence[int]] = None, split_seed: Optional[int] = None,
                  seed: Optional[int] = None, val_begin: int = 1, val_interval: int = 1,
-                 cost_target: Union[None, float, str, dict] = None, **kwargs):
+                 cost_target: Union[None, float, str, dict] = None, cost_tolerance: float = 0.02, **kwargs):
         from mmadapt.models.backbones import SuperBackboneMixin
         model = unwrap(runner.model)
         backbone = getattr(model, 'backbone', None)
@@ -136,6 +141,7 @@ class ArchAdaptLoop(EpochBasedTrainLoop):
         if len(self.cost_input_size) != 2:
             raise ValueError('mmadapt.ArchAdaptLoop: give cost_input_size=(H, W) or the backbone\'s input_size')
         self.cost_target = resolve_cost_target(cost_target, backbone, self.cost_input_size)
+        self.cost_tolerance = config_number(cost_tolerance, 'mmadapt.ArchAdaptLoop cost_tolerance', minimum=0.0)
         runner_seed = runner.seed if runner.seed is not None else 0
         self.seed = runner_seed if seed is None else int(seed)
         self.split_seed = self.seed if split_seed is None else int(split_seed)
@@ -231,7 +237,7 @@ class ArchAdaptLoop(EpochBasedTrainLoop):
             self._iter += 1
         self._check_ranks()
         # validation and checkpoints see the derived architecture (argmax), not the last sampled path
-        self.backbone.set_path(self.backbone.argmax_path())
+        self.backbone.set_path(self.derived_path())
         self.runner.call_hook('after_train_epoch')
         self._epoch += 1
         self.write_derived(f'derived_epoch_{self._epoch}.yaml')
@@ -240,6 +246,21 @@ class ArchAdaptLoop(EpochBasedTrainLoop):
         """One step of the architecture parameters on the mixture (Eq. 7-9); returns log values."""
         return arch_step(unwrap(self.runner.model), self.backbone, data_batch, self.lam, self.cost_input_size,
                          self.arch_optimizer, cost_target=self.cost_target)
+
+    def derived_path(self) -> List[int]:
+        """The derived architecture's path: argmax (Sec. 3.2.2), or with a ``cost_target`` the most
+        probable path within ``cost_tolerance`` of it (the argmax when that already is)."""
+        if self.cost_target is None:
+            return self.backbone.argmax_path()
+        return self.backbone.budget_path(self.cost_target, self.cost_tolerance, self.cost_input_size)[0]
+
+    def derived_spec(self):
+        """The derived spec of :meth:`derived_path`."""
+        if self.cost_target is None:
+            return self.backbone.derive()
+        spec = self.backbone.path_spec(self.derived_path())
+        spec.name = f'{self.backbone.spec.name}_derived'
+        return spec
 
     def entropy(self) -> float:
         """Mean entropy (nats) of the architecture distribution over the searchable layers."""
@@ -270,14 +291,14 @@ class ArchAdaptLoop(EpochBasedTrainLoop):
     def write_derived(self, name: str) -> Optional[str]:
         """Write the current derived spec (argmax) as ``name`` and ``derived.yaml`` in the work dir."""
         from mmadapt.arch import dump_spec
-        derived = self.backbone.derive()
+        derived = self.derived_spec()
         if not is_main_process():
             return None
         work_dir = self.runner.work_dir
         path = osp.join(work_dir, name)
         dump_spec(derived, path)
         dump_spec(derived, osp.join(work_dir, 'derived.yaml'))
-        madds = self.backbone.path_madds(self.backbone.argmax_path(), self.cost_input_size)
+        madds = self.backbone.path_madds(self.derived_path(), self.cost_input_size)
         print_log(f'derived architecture after epoch {self._epoch} ({madds / 1e6:.1f}M backbone MAdds at '
                   f'{self.cost_input_size[0]}x{self.cost_input_size[1]}): {derived.describe()}', logger='current')
         return path
@@ -288,10 +309,14 @@ class ArchAdaptLoop(EpochBasedTrainLoop):
         if not is_main_process():
             return
         work_dir = self.runner.work_dir
-        derived = self.backbone.derive()
+        derived = self.derived_spec()
+        madds = self.backbone.path_madds(self.derived_path(), self.cost_input_size)
+        if self.cost_target is not None and abs(madds - self.cost_target) > self.cost_tolerance * self.cost_target:
+            print_log(f'the derived architecture has {madds / 1e6:.2f}M MAdds, {madds / self.cost_target - 1:+.1%} '
+                      f'from the cost target {self.cost_target / 1e6:.2f}M (tolerance {self.cost_tolerance:.0%}): '
+                      'no path of the space is closer', logger='current', level=logging.WARNING)
         dump_spec(derived, osp.join(work_dir, 'derived_final.yaml'))
-        draw_spec(derived, osp.join(work_dir, 'derived.png'),
-                  title=f'{derived.name} ({self.backbone.path_madds(self.backbone.argmax_path(), self.cost_input_size) / 1e6:.1f}M MAdds)')
+        draw_spec(derived, osp.join(work_dir, 'derived.png'), title=f'{derived.name} ({madds / 1e6:.1f}M MAdds)')
         atomic_write_text(osp.join(work_dir, 'search_curves.json'), json.dumps(dict(
             curves=self.curves, arch_params=[a.detach().tolist() for a in self.backbone.arch_params],
             weight_items=len(self.weight_indices), arch_items=len(self.arch_indices),
@@ -314,6 +339,9 @@ def resolve_cost_target(target, backbone, input_size) -> Optional[float]:
     if target is None:
         return None
     from mmadapt.arch import SpecError, load_spec, path_of
+    if target == 'seed':
+        raise ValueError("mmadapt.ArchAdaptLoop cost_target='seed' is resolved by the FNA++ pipeline "
+                         '(tools/train.py with an `fna` config); here give a number of MAdds or a derived spec')
     if isinstance(target, (str, dict)):
         try:
             spec = load_spec(target)
@@ -413,7 +441,7 @@ class ArchAdaptStateHook(Hook):
             checkpoint[STATE_KEY] = loop.state_dict()
             meta = checkpoint.setdefault('meta', {})
             meta['arch_spec'] = loop.backbone.spec.to_dict()
-            meta['derived_spec'] = loop.backbone.derive().to_dict()
+            meta['derived_spec'] = loop.derived_spec().to_dict()
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         loop = runner._train_loop

@@ -17,7 +17,7 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 import torch
 import torch.nn as nn
 
-from mmadapt.arch import ArchSpec, derive_spec, path_spec
+from mmadapt.arch import ArchSpec, derive_spec, most_probable_path_within, path_spec
 from mmadapt.cost import SpecCost, expected_madds, spec_cost
 from mmadapt.registry import MODELS
 from .ops import SearchLayer
@@ -117,6 +117,16 @@ class SuperBackboneMixin:
             values = a.detach().tolist()
             path.append(max(range(len(values)), key=lambda i: (values[i], -i)))
         return path
+
+    @torch.no_grad()
+    def budget_path(self, target: float, tolerance: float = 0.02,
+                    input_size: Optional[Sequence[int]] = None) -> Tuple[List[int], int]:
+        """The most probable path whose MAdds are within ``tolerance`` of ``target`` (the argmax path
+        when it is; see :func:`mmadapt.arch.most_probable_path_within`). Returns (path, MAdds)."""
+        cost = self.cost(input_size)
+        scores = [torch.log_softmax(a.detach().float(), dim=0).tolist() for a in self.arch_params]
+        return most_probable_path_within(scores, [lc.madds for lc in cost.table()], cost.fixed_madds,
+                                         target, tolerance)
 
     def _full(self, per_layer: List) -> List:
         """Extend per-built-layer values to all searchable layers of the spec.
