@@ -15,7 +15,8 @@ super-backbone (``mmadapt.SuperMobileNetV2`` / ``mmadapt.SuperResNet``) as ``mod
   from either side, e.g. ``cost_target='mobilenet_v2'`` (or ``'seed'`` in the FNA++ pipeline) for the
   seed's own MAdds in the space;
 * BN statistics and affine parameters are trained throughout (Sec. 5.1);
-* the derived spec (argmax, Sec. 3.2.2) is written to the work dir every epoch; at the end, a picture
+* the derived spec (argmax, Sec. 3.2.2; with a ``cost_target`` the most probable path within
+  ``cost_tolerance`` of it) is written to the work dir every epoch; at the end, a picture
   of it and the search curves (task loss and sampled MAdds per iteration, Fig. 9).
 
 Paths are drawn from a generator seeded by (seed, iteration), so every DDP rank samples the same
@@ -236,7 +237,7 @@ class ArchAdaptLoop(EpochBasedTrainLoop):
             self.runner.call_hook('after_train_iter', batch_idx=idx, data_batch=data_batch, outputs=outputs)
             self._iter += 1
         self._check_ranks()
-        # validation and checkpoints see the derived architecture (argmax), not the last sampled path
+        # validation and checkpoints see the derived architecture, not the last sampled path
         self.backbone.set_path(self.derived_path())
         self.runner.call_hook('after_train_epoch')
         self._epoch += 1
@@ -314,7 +315,7 @@ class ArchAdaptLoop(EpochBasedTrainLoop):
         if self.cost_target is not None and abs(madds - self.cost_target) > self.cost_tolerance * self.cost_target:
             print_log(f'the derived architecture has {madds / 1e6:.2f}M MAdds, {madds / self.cost_target - 1:+.1%} '
                       f'from the cost target {self.cost_target / 1e6:.2f}M (tolerance {self.cost_tolerance:.0%}): '
-                      'no path of the space is closer', logger='current', level=logging.WARNING)
+                      'the closest path found', logger='current', level=logging.WARNING)
         dump_spec(derived, osp.join(work_dir, 'derived_final.yaml'))
         draw_spec(derived, osp.join(work_dir, 'derived.png'), title=f'{derived.name} ({madds / 1e6:.1f}M MAdds)')
         atomic_write_text(osp.join(work_dir, 'search_curves.json'), json.dumps(dict(
