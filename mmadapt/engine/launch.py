@@ -102,12 +102,21 @@ def prepare_config(config,
                            'config')
         cfg.auto_scale_lr.enable = True
 
+    if resume is None and cfg.get('resume') is True and not cfg.get('load_from'):
+        resume = 'auto'  # the config's own `resume = True`: mmengine would look for the latest checkpoint
     if resume == 'auto':
-        # resolved here rather than by mmengine: only checkpoints inside the work dir are trusted
-        cfg.resume = True
-        cfg.load_from = latest_checkpoint(cfg.work_dir)
-        if cfg.load_from is None:  # mmengine then starts from the beginning
+        # resolved here rather than by mmengine: only checkpoints inside the work dir are trusted, and
+        # `last_checkpoint` holds a path relative to the work dir, which mmengine would read against
+        # the current folder
+        latest = latest_checkpoint(cfg.work_dir)
+        if latest is None:
+            # nothing to resume: a fresh run, which keeps the config's own load_from; resume stays off
+            # so that runner.test() after training does not go looking for a checkpoint either
+            cfg.resume = False
             print_log(f'--resume: no checkpoint in {cfg.work_dir}; starting from the beginning', logger='current')
+        else:
+            cfg.resume = True
+            cfg.load_from = latest
     elif resume is not None:
         if not osp.isfile(resume):
             raise FileNotFoundError(f'--resume checkpoint not found: {resume}')
