@@ -134,6 +134,29 @@ def test_a_copied_work_dir_resumes_from_its_own_files_and_leaves_the_originals_a
         latest_checkpoint(str(b))
 
 
+def test_resume_on_a_fresh_work_dir_trains_and_tests_from_any_current_folder(shapes_root, tmp_path, monkeypatch):
+    """--resume with nothing to resume starts fresh, keeps the config's load_from, and runner.test()
+    after training does not read the relative last_checkpoint against the current folder."""
+    monkeypatch.chdir(tmp_path)  # not the work dir: a relative 'epoch_1.pth' read from here is missing
+    work = tmp_path / 'runs' / 'fresh'
+    cfg = prepare_config(CLS, work_dir=str(work), cfg_options=_options(shapes_root, 1), resume='auto')
+    assert cfg.resume is False
+    runner = build_runner(cfg)
+    runner.train()
+    assert (work / 'last_checkpoint').read_text() == 'epoch_1.pth'
+    metrics = runner.test()
+    assert 'accuracy/top1' in metrics
+    # a fresh run keeps a load_from of the config (e.g. weights to start from)
+    init = tmp_path / 'init.pth'
+    shutil.copy(work / 'epoch_1.pth', init)
+    cfg = prepare_config(CLS, work_dir=str(tmp_path / 'runs' / 'other'), resume='auto',
+                         cfg_options=_options(shapes_root, 1, load_from=str(init)))
+    assert (cfg.resume, cfg.load_from) == (False, str(init))
+    # a config's own resume=True is resolved the same way: from the work dir's own latest checkpoint
+    cfg = prepare_config(CLS, work_dir=str(work), cfg_options=_options(shapes_root, 2, resume=True))
+    assert (cfg.resume, cfg.load_from) == (True, str(work / 'epoch_1.pth'))
+
+
 def test_empty_last_checkpoint_falls_back_to_the_newest_checkpoint(tmp_path):
     for epoch in (2, 10):
         torch.save(dict(meta=dict(epoch=epoch), state_dict={}), tmp_path / f'epoch_{epoch}.pth')
