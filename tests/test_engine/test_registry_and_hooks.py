@@ -97,7 +97,11 @@ def test_prepare_config_errors_and_defaults(in_root, tmp_path):
     with pytest.raises(FileNotFoundError, match='--resume checkpoint not found'):
         prepare_config(cfg_path, cfg_options=opts, resume=str(tmp_path / 'x.pth'))
     cfg = prepare_config(cfg_path, cfg_options=opts, resume='auto')
-    assert cfg.work_dir == './work_dirs/mobilenetv2_shapes_cls' and cfg.resume is True
+    assert cfg.work_dir == './work_dirs/mobilenetv2_shapes_cls'
+    # resume is on only where the work dir holds a checkpoint to resume from
+    from mmadapt.utils.checkpoint import latest_checkpoint
+    found = osp.isdir(cfg.work_dir) and latest_checkpoint(cfg.work_dir) is not None
+    assert cfg.resume is found
     assert [h['type'] for h in cfg.custom_hooks].count('mmadapt.ResultsHook') == 1
     cfg = prepare_config(cfg_path, cfg_options=opts, launcher='pytorch')
     if not torch.cuda.is_available():
