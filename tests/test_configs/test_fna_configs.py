@@ -85,7 +85,8 @@ def test_config_pipelines_and_shapes_datasets_build(path, in_root, shapes_root):
 
 def test_shapes_variants_inherit_their_paper_config():
     """Each paper config has a shapes variant whose first base is that config and which keeps its
-    method settings (search space, loop, lambda, split, remapping, parameter init, BN recalibration)."""
+    method settings (search space, loop, lambda, split, remapping, parameter init, BN recalibration);
+    a variant with a budget (``cost_target``, which the paper configs never set) has its own lambda."""
     import ast
 
     from mmadapt.engine.fna import fna_settings
@@ -102,7 +103,10 @@ def test_shapes_variants_inherit_their_paper_config():
         real, small = Config.fromfile(path), Config.fromfile(shapes)
         for key in ('type', 'spec', 'out_indices'):
             assert real.model.backbone[key] == small.model.backbone[key], (shapes, key)
-        for key in ('type', 'lam', 'arch_ratio', 'weight_steps'):
+        # lambda too, unless the variant searches with a budget (beyond the paper; it has its own lambda)
+        keys = ('type', 'arch_ratio', 'weight_steps') + (('lam', ) if small.train_cfg.get('cost_target') is None else ())
+        assert real.train_cfg.get('cost_target') is None
+        for key in keys:
             assert real.train_cfg.get(key) == small.train_cfg.get(key), (shapes, key)
         assert real.train_cfg.arch_optim.type == small.train_cfg.arch_optim.type
         real.fna.seed.checkpoint = small.fna.seed.checkpoint = 'seed.pth'
