@@ -105,8 +105,12 @@ def search_report(path):
         record = json.load(f)
     mean_h, mean_u = record['entropy'], record['uniform_entropy']
     first, last = record['curves'][0]['expected_madds'], record['curves'][-1]['expected_madds']
-    verdict = 'converged' if mean_h < 0.5 * mean_u else 'not converged: the derived network is close to the ' \
-        'argmax of a nearly uniform distribution'
+    if mean_h < 0.5 * mean_u:
+        verdict = 'converged'
+    elif mean_h < 0.9 * mean_u:
+        verdict = 'partly converged: the distribution left uniform but is not concentrated'
+    else:
+        verdict = 'not converged: the derived network is close to the argmax of a nearly uniform distribution'
     return (f'search: mean entropy of the architecture distribution {mean_h:.3f} (uniform {mean_u:.3f}; '
             f'{verdict}); expected backbone MAdds {first / 1e6:.2f}M -> {last / 1e6:.2f}M')
 

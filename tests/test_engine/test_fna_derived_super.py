@@ -46,6 +46,8 @@ def test_demo_reports_whether_the_search_converged(tmp_path):
     curves = [dict(expected_madds=100e6), dict(expected_madds=80e6)]
     path.write_text(json.dumps(dict(entropy=1.5, uniform_entropy=1.52, curves=curves)))
     assert 'not converged' in search_report(str(path))
+    path.write_text(json.dumps(dict(entropy=1.0, uniform_entropy=1.52, curves=curves)))
+    assert 'partly converged' in search_report(str(path))
     path.write_text(json.dumps(dict(entropy=0.1, uniform_entropy=1.52, curves=curves)))
     line = search_report(str(path))
     assert 'converged' in line and 'not converged' not in line and '100.00M -> 80.00M' in line
