@@ -140,6 +140,12 @@ class SpecCost:
         """The lookup table: searchable layers only, in order."""
         return [lc for lc in self.layers if lc.info.searchable]
 
+    def madds_range(self) -> Tuple[int, int]:
+        """MAdds of the cheapest and of the dearest path."""
+        table = self.table()
+        return (self.fixed_madds + sum(min(lc.madds) for lc in table),
+                self.fixed_madds + sum(max(lc.madds) for lc in table))
+
     def path_madds(self, path: Sequence[int]) -> int:
         """MAdds of the derived network that takes candidate ``path[i]`` in searchable layer i."""
         table = self.table()

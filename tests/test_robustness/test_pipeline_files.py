@@ -303,7 +303,8 @@ def test_search_curves_are_written_whole_or_not_at_all(tmp_path, monkeypatch):
     loop = SimpleNamespace(runner=SimpleNamespace(work_dir=str(tmp_path)), backbone=backbone,
                            cost_input_size=(64, 64), curves=[dict(loss=1.0)], weight_indices=[0],
                            arch_indices=[1], warmup_epochs=0, entropy=lambda: 0.69, uniform_entropy=lambda: 0.69,
-                           cost_target=None, derived_spec=backbone.derive, derived_path=backbone.argmax_path)
+                           cost_target=None, derived_spec=lambda path=None: backbone.derive(),
+                           derived_path=backbone.argmax_path)
     arch_adapt.ArchAdaptLoop.write_final(loop)
     path = tmp_path / 'search_curves.json'
     good = path.read_text()

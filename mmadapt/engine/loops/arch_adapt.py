@@ -238,10 +238,11 @@ class ArchAdaptLoop(EpochBasedTrainLoop):
             self._iter += 1
         self._check_ranks()
         # validation and checkpoints see the derived architecture, not the last sampled path
-        self.backbone.set_path(self.derived_path())
+        path = self.derived_path()
+        self.backbone.set_path(path)
         self.runner.call_hook('after_train_epoch')
         self._epoch += 1
-        self.write_derived(f'derived_epoch_{self._epoch}.yaml')
+        self.write_derived(f'derived_epoch_{self._epoch}.yaml', path)
 
     def arch_step(self, data_batch) -> Dict[str, torch.Tensor]:
         """One step of the architecture parameters on the mixture (Eq. 7-9); returns log values."""
@@ -255,11 +256,9 @@ class ArchAdaptLoop(EpochBasedTrainLoop):
             return self.backbone.argmax_path()
         return self.backbone.budget_path(self.cost_target, self.cost_tolerance, self.cost_input_size)[0]
 
-    def derived_spec(self):
-        """The derived spec of :meth:`derived_path`."""
-        if self.cost_target is None:
-            return self.backbone.derive()
-        spec = self.backbone.path_spec(self.derived_path())
+    def derived_spec(self, path: Optional[List[int]] = None):
+        """The derived spec of ``path`` (default: :meth:`derived_path`)."""
+        spec = self.backbone.path_spec(self.derived_path() if path is None else path)
         spec.name = f'{self.backbone.spec.name}_derived'
         return spec
 
@@ -289,20 +288,22 @@ class ArchAdaptLoop(EpochBasedTrainLoop):
                   logger='current')
 
     # -- outputs ------------------------------------------------------------------------------------
-    def write_derived(self, name: str) -> Optional[str]:
-        """Write the current derived spec (argmax) as ``name`` and ``derived.yaml`` in the work dir."""
+    def write_derived(self, name: str, path: Optional[List[int]] = None) -> Optional[str]:
+        """Write the derived spec (of ``path``, default :meth:`derived_path`) as ``name`` and
+        ``derived.yaml`` in the work dir."""
         from mmadapt.arch import dump_spec
-        derived = self.derived_spec()
+        path = self.derived_path() if path is None else path
+        derived = self.derived_spec(path)
         if not is_main_process():
             return None
         work_dir = self.runner.work_dir
-        path = osp.join(work_dir, name)
-        dump_spec(derived, path)
+        out = osp.join(work_dir, name)
+        dump_spec(derived, out)
         dump_spec(derived, osp.join(work_dir, 'derived.yaml'))
-        madds = self.backbone.path_madds(self.derived_path(), self.cost_input_size)
+        madds = self.backbone.path_madds(path, self.cost_input_size)
         print_log(f'derived architecture after epoch {self._epoch} ({madds / 1e6:.1f}M backbone MAdds at '
                   f'{self.cost_input_size[0]}x{self.cost_input_size[1]}): {derived.describe()}', logger='current')
-        return path
+        return out
 
     def write_final(self) -> None:
         """The derived spec and its picture, the search curves (Fig. 9) and their data."""
@@ -310,8 +311,9 @@ class ArchAdaptLoop(EpochBasedTrainLoop):
         if not is_main_process():
             return
         work_dir = self.runner.work_dir
-        derived = self.derived_spec()
-        madds = self.backbone.path_madds(self.derived_path(), self.cost_input_size)
+        path = self.derived_path()
+        derived = self.derived_spec(path)
+        madds = self.backbone.path_madds(path, self.cost_input_size)
         if self.cost_target is not None and abs(madds - self.cost_target) > self.cost_tolerance * self.cost_target:
             print_log(f'the derived architecture has {madds / 1e6:.2f}M MAdds, {madds / self.cost_target - 1:+.1%} '
                       f'from the cost target {self.cost_target / 1e6:.2f}M (tolerance {self.cost_tolerance:.0%}): '
@@ -343,19 +345,17 @@ def resolve_cost_target(target, backbone, input_size) -> Optional[float]:
     if target == 'seed':
         raise ValueError("mmadapt.ArchAdaptLoop cost_target='seed' is resolved by the FNA++ pipeline "
                          '(tools/train.py with an `fna` config); here give a number of MAdds or a derived spec')
+    cost = backbone.cost(input_size)
     if isinstance(target, (str, dict)):
         try:
-            spec = load_spec(target)
-            madds = backbone.cost(input_size).path_madds(path_of(backbone.spec, spec))
+            madds = cost.path_madds(path_of(backbone.spec, load_spec(target)))
         except SpecError as e:
             raise SpecError(f'mmadapt.ArchAdaptLoop cost_target: {e}') from None
     else:
         from mmadapt.utils.config_values import config_number
         madds = config_number(target, 'mmadapt.ArchAdaptLoop cost_target', minimum=0.0,
                               why='a budget of backbone MAdds, a number or a derived spec of the space')
-    cost = backbone.cost(input_size)
-    low = cost.fixed_madds + sum(min(lc.madds) for lc in cost.table())
-    high = cost.fixed_madds + sum(max(lc.madds) for lc in cost.table())
+    low, high = cost.madds_range()
     if not low <= madds <= high:
         raise ValueError(f'mmadapt.ArchAdaptLoop cost_target {madds / 1e6:.2f}M MAdds is outside what the '
                          f'search space reaches at {input_size[0]}x{input_size[1]}: {low / 1e6:.2f}M to '
