@@ -10,5 +10,6 @@ from .version import __version__
 register_safe_globals()
 
 from . import engine, registry  # noqa: E402,F401  (registers hooks and loops)
+from .methods import network_adjustment  # noqa: E402,F401  (registers its hook)
 
 __all__ = ['__version__']

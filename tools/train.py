@@ -9,6 +9,8 @@ Usage mirrors mmdet's ``tools/train.py``::
 A config with an ``fna`` dict runs the FNA++ pipeline (mmadapt.engine.fna): architecture adaptation,
 derivation, remapping, parameter adaptation and test, each stage in its own folder of the work dir;
 ``--stage arch|param|seed`` runs one stage, ``--derived-spec FILE`` adapts a given architecture.
+A config with a ``network_adjustment`` dict runs Network Adjustment's rounds
+(mmadapt.methods.network_adjustment): one folder per round, ``--resume`` skips the finished ones.
 """
 import argparse
 import os
@@ -53,7 +55,19 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     from mmengine.config import Config
-    if osp.isfile(args.config) and 'fna' in Config.fromfile(args.config):
+    cfg_file = Config.fromfile(args.config) if osp.isfile(args.config) else None
+    if cfg_file is not None and 'network_adjustment' in cfg_file:
+        from mmadapt.methods.network_adjustment import run_pipeline as run_na
+        if args.resume not in (None, 'auto'):
+            sys.exit('error: Network Adjustment configs resume each round from its own folder: use --resume '
+                     'without a path')
+        if args.stage != 'all' or args.derived_spec:
+            sys.exit('error: --stage and --derived-spec are for FNA configs; a Network Adjustment config runs '
+                     'its rounds in order (--resume skips the finished ones)')
+        run_na(args.config, work_dir=args.work_dir, cfg_options=args.cfg_options, launcher=args.launcher,
+               resume=args.resume == 'auto')
+        return
+    if cfg_file is not None and 'fna' in cfg_file:
         from mmadapt.engine.fna import run_pipeline
         if args.resume not in (None, 'auto'):
             sys.exit('error: FNA configs resume each stage from its own work dir: use --resume without a path')

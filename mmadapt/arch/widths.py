@@ -1,0 +1,151 @@
+"""Width variables of a derived spec: the channel counts a width search changes, read and written by name.
+
+A width search (Network Adjustment, and any method that moves channel counts layer by layer) sees a
+derived network as a vector of widths ``c``. Which widths are free depends on how the family joins
+its layers:
+
+* ``resnet`` with zero-padded shortcuts (``shortcut: pad`` or ``pad_proj``, basic blocks): two
+  widths per block, the first conv's (``hidden``, written ``_h``) and the second conv's (``conv``,
+  written ``_c``). A block's output is the running maximum of the widths before it (the narrower path
+  is zero-padded), so every conv width is free.
+* ``resnet`` with projection shortcuts (``shortcut: conv``, basic blocks): the first conv of every
+  block (``hidden``) and the width of every stage (``stage``: the blocks of a stage share it through
+  their identity shortcuts).
+* ``mbv2``: the hidden (depthwise) width of every block that has an expansion conv (``hidden``) and
+  the width of every stage (``stage``). A block without an expansion conv (``k3e1``) takes its input's
+  width and has no free hidden width.
+* ``mbv1``: the output width of every depthwise-separable block (``conv``); nothing is tied.
+
+Bottleneck ResNets (their hidden width is both the input and the output of a conv, so the MAdds are
+not bilinear in the widths), squeeze-excitation (``mbv3``, whose SE width is a rounded function of
+the hidden width), grouped convs, channel-level bypasses and block-level ``_c`` on a family whose
+stage widths are tied are refused with a :class:`~mmadapt.arch.SpecError` naming the layer.
+
+The stem, the head conv and the classifier stay fixed. Variables are named
+``s{stage}.b{layer}.h`` / ``s{stage}.b{layer}.c`` / ``s{stage}.out``.
+"""
+import dataclasses
+from dataclasses import dataclass
+from typing import Dict, List, Optional, Sequence, Union
+
+from .spec import ArchSpec, SpecError, _where, load_spec
+
+WIDTH_KINDS = ('hidden', 'conv', 'stage')
+
+
+@dataclass(frozen=True)
+class WidthVar:
+    """One free width of a derived spec."""
+    name: str
+    kind: str  # 'hidden' (first conv / depthwise width), 'conv' (a block's conv path output), 'stage'
+    stage: int
+    layer: Optional[int]  # None for a stage width
+    value: int
+
+
+def _pad_mode(spec: ArchSpec) -> bool:
+    return spec.family == 'resnet' and getattr(spec, 'shortcut', 'conv') != 'conv'
+
+
+def width_vars(spec: Union[str, dict, ArchSpec], num_stages: Optional[int] = None) -> List[WidthVar]:
+    """The free widths of a derived spec, in network order (see the module docstring).
+
+    Args:
+        spec: a derived spec (name, path, dict or spec).
+        num_stages: only the first ``num_stages`` stages (a backbone built up to an earlier output);
+            default: all.
+    """
+    spec = load_spec(spec)
+    if not spec.is_derived:
+        raise SpecError(f'spec {spec.name!r} has searchable layers; width variables are defined for a derived '
+                        'spec (derive one first)')
+    if spec.family == 'mbv3':
+        raise SpecError(f'spec {spec.name!r}: width search is not defined for mbv3 specs (the squeeze-excitation '
+                        'width is a rounded function of the hidden width, so the MAdds are not bilinear in the '
+                        'widths); allowed families: resnet (basic blocks), mbv2, mbv1')
+    if spec.family == 'resnet' and spec.block_type != 'basic':
+        raise SpecError(f'spec {spec.name!r}: width search is defined for basic-block ResNets; a bottleneck\'s '
+                        'hidden width is both the input and the output of its middle conv (the MAdds are not '
+                        'bilinear in it)')
+    pad = _pad_mode(spec)
+    last = len(spec.stages) if num_stages is None else num_stages
+    out: List[WidthVar] = []
+    for s, stage in enumerate(spec.stages[:last]):
+        tied = spec.family in ('mbv2', ) or (spec.family == 'resnet' and not pad)
+        for j, (block, ) in enumerate(stage.layers):
+            where = _where(spec.name, s, j)
+            if block.is_skip:
+                continue
+            if block.bypass is not None:
+                raise SpecError(f'{where}: {block.token!r}: width search does not handle channel-level bypasses')
+            if block.kind == 'resblock' and block.groups != 1:
+                raise SpecError(f'{where}: {block.token!r}: width search needs groups 1 (a grouped conv\'s MAdds '
+                                'are not bilinear in its widths)')
+            if tied and block.out is not None and block.out != stage.out_channels:
+                raise SpecError(f"{where}: {block.token!r}: a block width '_c' other than its stage's "
+                                f'{stage.out_channels} on a {spec.family} spec whose stage widths are tied'
+                                + (" (use shortcut: pad_proj for free block widths)" if spec.family == 'resnet'
+                                   else ''))
+            info = next(i for i in spec.layers() if i.stage == s and i.layer == j)
+            if block.kind in ('mbconv', 'resblock'):
+                hidden = info.hidden(block, spec.block_type)
+                has_expand = block.kind == 'resblock' or block.hidden is not None or block.expansion != 1
+                if hidden > 0 and has_expand:
+                    out.append(WidthVar(f's{s}.b{j}.h', 'hidden', s, j, hidden))
+                if hidden > 0 and block.kind == 'resblock' and pad:
+                    out.append(WidthVar(f's{s}.b{j}.c', 'conv', s, j, info.conv_out(block)))
+            elif block.kind == 'separable':
+                out.append(WidthVar(f's{s}.b{j}.c', 'conv', s, j, info.out_channels))
+        if tied:
+            out.append(WidthVar(f's{s}.out', 'stage', s, None, stage.out_channels))
+    return out
+
+
+def get_widths(spec: Union[str, dict, ArchSpec], num_stages: Optional[int] = None) -> List[int]:
+    """The values of :func:`width_vars`, in order."""
+    return [v.value for v in width_vars(spec, num_stages)]
+
+
+def set_widths(spec: Union[str, dict, ArchSpec], values: Union[Sequence[int], Dict[str, int]],
+               num_stages: Optional[int] = None, name: Optional[str] = None) -> ArchSpec:
+    """A copy of ``spec`` with its width variables set to ``values``.
+
+    Args:
+        values: one integer per variable of :func:`width_vars` (in order), or a mapping from variable
+            names to integers (the others keep their value).
+        name: name of the new spec (default: the spec's).
+    Raises:
+        SpecError: a wrong number of values, an unknown name or a width below 1.
+    """
+    spec = load_spec(spec)
+    wvars = width_vars(spec, num_stages)
+    if isinstance(values, dict):
+        known = {v.name for v in wvars}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise SpecError(f'spec {spec.name!r}: unknown width variable(s) {unknown}; the spec has {sorted(known)}')
+        new = {v.name: int(values.get(v.name, v.value)) for v in wvars}
+    else:
+        values = list(values)
+        if len(values) != len(wvars):
+            raise SpecError(f'spec {spec.name!r} has {len(wvars)} width variables, got {len(values)} values')
+        new = {v.name: int(x) for v, x in zip(wvars, values)}
+    bad = {k: x for k, x in new.items() if x < 1}
+    if bad:
+        raise SpecError(f'spec {spec.name!r}: widths must be at least 1, got {bad}')
+    d = spec.to_dict()
+    stages = [dataclasses.replace(st, layers=list(st.layers)) for st in spec.stages]
+    for v in wvars:
+        x = new[v.name]
+        if v.kind == 'stage':
+            stages[v.stage].out_channels = x
+            continue
+        block = stages[v.stage].layers[v.layer][0]
+        block = dataclasses.replace(block, hidden=x) if v.kind == 'hidden' else dataclasses.replace(block, out=x)
+        stages[v.stage].layers[v.layer] = (block, )
+    for s, st in enumerate(stages):
+        d['stages'][s]['out_channels'] = st.out_channels
+        d['stages'][s]['blocks'] = [cands[0].token for cands in st.layers]
+    if name is not None:
+        d['name'] = name
+    return load_spec(d)
