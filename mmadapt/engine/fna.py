@@ -26,21 +26,27 @@ Stages, each in its own folder of the work dir and each resumable (``--resume``)
 
 and ``summary.json`` / ``summary.md``: MAdds, params, metric and time of every network and stage.
 
-Each finished stage writes ``<stage>/stage_done.json``; ``--resume`` skips a stage that has one. Paths in
-it are stored relative to the work dir, so a copied or moved work dir resumes from its own files. A run
-of every stage without ``--resume`` starts a fresh summary; ``--stage X`` without ``--resume`` keeps the
-other stages' rows but drops what stage X (and what depends on it) produced. Every small file is
-written whole or not at all (:func:`mmadapt.utils.fileio.atomic_write_text`).
+Each finished stage writes ``<stage>/stage_done.json``; ``--resume`` skips a stage that has one and
+resumes an unfinished one from its own checkpoints. Paths in it are stored relative to the work dir, so
+a copied or moved work dir resumes from its own files. A run of every stage without ``--resume`` starts
+a fresh summary; ``--stage X`` without ``--resume`` keeps the other stages' rows but drops what stage X
+(and what depends on it) produced. Every small file is written whole or not at all
+(:func:`mmadapt.utils.fileio.atomic_write_text`).
+
+This module holds what is FNA's own: the ``fna`` settings, the stages and what depends on what, the
+configs of the stages' runs, the random baselines and the summary's table. The staged-pipeline plumbing
+(stage folders, ``stage_done.json`` markers, stored paths, running a stage's Runner, reading its
+results, replacing config entries, reading ``summary.json``) is in :mod:`mmadapt.engine.pipeline`,
+shared with the other methods' pipelines; :class:`FNAConfigError` and :class:`FNAFileError` are its
+:class:`~mmadapt.engine.pipeline.PipelineConfigError` and :class:`~mmadapt.engine.pipeline.PipelineFileError`.
 """
 import copy
 import json
-import logging
 import os
 import os.path as osp
 import random
-import shutil
 import time
-from typing import Dict, List, Optional
+from typing import List, Optional
 
 from mmengine.config import Config, ConfigDict
 from mmengine.dist import barrier, get_dist_info, is_main_process
@@ -49,13 +55,15 @@ from mmengine.logging import print_log
 from mmadapt.arch import dump_spec, load_spec, path_spec
 from mmadapt.utils.checkpoint import latest_checkpoint
 from mmadapt.utils.config_values import check_option_keys, config_bool
-from mmadapt.utils.fileio import atomic_write_text, is_inside, read_json_object, relative_if_inside
+from mmadapt.utils.fileio import atomic_write_text
+from .pipeline import (PipelineConfigError, PipelineFileError, clear_done, count_network, load_summary_file,
+                       mark_done, read_done, read_results, replace_key, resolve_stored_path, run_stage, stage_dir,
+                       stored_path)
 
 SEARCH_TYPES = ('diff', 'random_sample', 'random_search')
 PARAM_INITS = ('super', 'seed', 'random')
 ARCH_INITS = ('remap', 'random')
 STAGES = ('all', 'arch', 'param', 'seed')
-DONE = 'stage_done.json'
 # what a rerun of a stage (without --resume) invalidates: its own outputs and those of the stages
 # built on it (the seed baseline does not depend on the architecture)
 _STAGE_SUMMARY_KEYS = dict(arch=(('times', 'arch'), ('times', 'param'), ('networks', 'adapted'), ('derived_spec', )),
@@ -64,11 +72,11 @@ _STAGE_SUMMARY_KEYS = dict(arch=(('times', 'arch'), ('times', 'param'), ('networ
 _DEPENDENT_STAGES = dict(arch=('param', ), param=(), seed=())
 
 
-class FNAConfigError(ValueError):
+class FNAConfigError(PipelineConfigError):
     """An FNA config that lacks or misuses a field; the message names it."""
 
 
-class FNAFileError(ValueError):
+class FNAFileError(PipelineFileError):
     """A file of the pipeline's work dir that cannot be read; the message names it."""
 
 
@@ -130,117 +138,33 @@ def fna_settings(cfg: Config) -> dict:
     return fna
 
 
-def _now() -> str:
-    return time.strftime('%Y%m%d_%H%M%S')
-
-
-def _stage_dir(root: str, stage: str) -> str:
-    return osp.join(root, stage)
-
-
-def _done_path(root: str, stage: str) -> str:
-    return osp.join(_stage_dir(root, stage), DONE)
+# The pipeline plumbing as FNA uses it (mmadapt/engine/pipeline.py): FNA's error classes and hints,
+# warnings through this module's ``print_log``. run_pipeline starts every stage's Runner through ``_run``,
+# so that it can be replaced (the tests stop the pipeline there, before any training).
+_run = run_stage
+_mark_done = mark_done
+_stored_path = stored_path
 
 
 def _done(root: str, stage: str) -> Optional[dict]:
-    """The ``stage_done.json`` of ``stage``, or None when it is missing or unreadable.
-
-    An empty or truncated file (a run killed while an older version wrote it) is not an error: the
-    stage counts as not done and reruns (resuming from its own checkpoints with ``--resume``).
-    """
-    path = _done_path(root, stage)
-    if not osp.isfile(path):
-        return None
-    try:
-        info = read_json_object(path)
-    except (OSError, ValueError) as e:  # json.JSONDecodeError and UnicodeDecodeError are ValueErrors
-        print_log(f'{path} is empty or corrupt ({e}); the {stage} stage counts as not done and runs again',
-                  logger='current', level=logging.WARNING)
-        return None
-    return info
-
-
-def _mark_done(root: str, stage: str, info: dict) -> None:
-    """Write ``stage_done.json`` of ``stage`` whole or not at all (main process)."""
-    if is_main_process():
-        atomic_write_text(_done_path(root, stage), json.dumps(info, indent=2) + '\n')
-    barrier()
-
-
-def _clear_done(root: str, stages) -> None:
-    """Remove the ``stage_done.json`` of ``stages`` (main process): they are about to be redone."""
-    if is_main_process():
-        for stage in stages:
-            path = _done_path(root, stage)
-            if osp.isfile(path):
-                os.remove(path)
-    barrier()
-
-
-def _stored_path(root: str, path: Optional[str]) -> Optional[str]:
-    """``path`` as stored in ``stage_done.json``: relative to the work dir when inside it."""
-    return None if path is None else relative_if_inside(path, root)
+    """:func:`read_done`, warning through this module's ``print_log``."""
+    return read_done(root, stage, log=print_log)
 
 
 def _resolve_stored_path(root: str, stage: str, key: str, value: Optional[str]) -> Optional[str]:
-    """The file a path stored in ``<root>/<stage>/stage_done.json`` stands for, in this work dir.
-
-    A relative path is relative to the work dir (older versions stored absolute paths, or paths
-    relative to the working directory). A path that does not lead to a file of this work dir (the
-    work dir was copied or moved, the original's files may have moved on) is replaced by the file at
-    the same place inside this work dir (the part after the stage folder) with a warning; if there is
-    none, :class:`FNAConfigError` names ``stage_done.json`` and the missing file.
-    """
-    if value is None:
-        return None
-    done_file = _done_path(root, stage)
-    candidates = [value] if osp.isabs(value) else [osp.join(root, value), value]  # value: older versions
-    for path in candidates:
-        if osp.isfile(path) and is_inside(path, root):
-            return path
-    parts = osp.normpath(value).split(os.sep)
-    folders = parts[:-1]
-    if stage in folders:  # the part after the (last) stage folder, e.g. arch/epoch_3.pth -> epoch_3.pth
-        tail = parts[len(folders) - folders[::-1].index(stage):]
-    else:
-        tail = parts[-1:]
-    local = osp.join(_stage_dir(root, stage), *tail)
-    if osp.isfile(local):
-        print_log(f'{done_file}: {key} {value} is not a file of this work dir (was the work dir copied or '
-                  f'moved?); using its own {local}', logger='current', level=logging.WARNING)
-        return local
-    raise FNAConfigError(f'{done_file}: {key} {value} is not a file of this work dir and the work dir has no '
-                         f'{local} of its own; run the {stage} stage again (without --resume) or give '
-                         '--derived-spec')
-
-
-def _run(cfg: Config, work_dir: str, launcher: str, resume: bool, name: str, test: bool = True):
-    """Prepare, train and (with ``test``) test one stage's Runner; returns (runner, seconds)."""
-    from .launch import build_runner, prepare_config
-    cfg = cfg.copy()
-    cfg.experiment_name = f'{name}_{_now()}'
-    # 'auto': prepare_config resumes from the stage folder's own latest checkpoint (latest_checkpoint)
-    cfg = prepare_config(cfg, work_dir=work_dir, launcher=launcher, resume='auto' if resume else None)
-    t0 = time.time()
-    runner = build_runner(cfg)
-    runner.train()
-    if test and cfg.get('test_dataloader') is not None and cfg.get('test_cfg') is not None:
-        runner.test()
-    return runner, time.time() - t0
+    """:func:`resolve_stored_path` raising :class:`FNAConfigError` (FNA's stages can take ``--derived-spec``)."""
+    return resolve_stored_path(root, stage, key, value, error=FNAConfigError, hint=' or give --derived-spec',
+                               log=print_log)
 
 
 def _results(work_dir: str) -> dict:
-    path = osp.join(work_dir, 'results.json')
-    if not osp.isfile(path):
-        return {}
-    try:
-        res = read_json_object(path)
-    except (OSError, ValueError) as e:
-        raise FNAFileError(f'{path}: cannot read the results of the run ({e}); it may have been killed while '
-                           'writing it: test the checkpoint again (tools/test.py) or rerun the stage') from None
-    if res.get('test'):
-        return res['test'].get('metrics', {})
-    return res['val'][-1]['metrics'] if res.get('val') else {}
+    """:func:`read_results` raising :class:`FNAFileError`."""
+    return read_results(work_dir, error=FNAFileError)
+
+
+def _replace(cfg: Config, key: str, value) -> None:
+    """:func:`replace_key` for an entry of ``fna.param.cfg_options``, raising :class:`FNAConfigError`."""
+    replace_key(cfg, key, value, field='fna.param.cfg_options', error=FNAConfigError)
 
 
 def _derived_backbone(super_cfg: dict, spec) -> dict:
@@ -294,56 +218,6 @@ def _param_config(cfg: Config, fna: dict, spec, init: str, super_ckpt: Optional[
     return pcfg
 
 
-def _replace(cfg: Config, key: str, value) -> None:
-    """Set ``cfg[key] = value`` for a dotted key (list indices allowed), replacing what was there.
-
-    Every component but the last must exist (a misspelt key would otherwise add a field nobody
-    reads, or fail with a bare KeyError); the last may be new, except as a list index.
-    """
-    field = f'fna.param.cfg_options {key!r}'
-    parts = str(key).split('.')
-    target = cfg
-
-    def step(target, part, prefix):
-        if isinstance(target, (list, tuple)):
-            try:
-                index = int(part)
-                return index, target[index]
-            except (ValueError, IndexError):
-                raise FNAConfigError(f'{field}: {prefix!r} is a list of {len(target)} items; {part!r} is not '
-                                     'an index of it') from None
-        if not hasattr(target, 'keys'):
-            raise FNAConfigError(f'{field}: {prefix!r} is a {type(target).__name__}, not a dict or list')
-        if part not in target.keys():
-            import difflib
-            close = difflib.get_close_matches(part, [str(k) for k in target.keys()], n=3)
-            hint = f'; did you mean {" or ".join(repr(c) for c in close)}?' if close else ''
-            where = f'{prefix!r}' if prefix else 'the config'
-            raise FNAConfigError(f'{field}: {where} has no field {part!r}{hint}')
-        return part, target[part]
-
-    for i, part in enumerate(parts[:-1]):
-        _, target = step(target, part, '.'.join(parts[:i]))
-    last = parts[-1]
-    value = ConfigDict(value) if isinstance(value, dict) else copy.deepcopy(value)
-    if isinstance(target, (list, tuple)):
-        index, _ = step(target, last, '.'.join(parts[:-1]))
-        if isinstance(target, tuple):
-            raise FNAConfigError(f"{field}: {'.'.join(parts[:-1])!r} is a tuple; replace it as a whole")
-        target[index] = value
-    elif hasattr(target, 'keys'):
-        target[last] = value
-    else:
-        raise FNAConfigError(f"{field}: {'.'.join(parts[:-1])!r} is a {type(target).__name__}, not a dict or list")
-
-
-def _count(cfg: Config, size) -> dict:
-    from mmadapt.cost.config_cost import count_config
-    res = count_config(cfg, size)
-    return dict(madds=res.model.madds, params=res.model.params, backbone_madds=res.backbone_madds,
-                backbone_params=res.backbone_params)
-
-
 def _random_paths(super_spec, fna: dict, size, n: int) -> List[List[int]]:
     """``n`` distinct paths drawn uniformly whose backbone MAdds are within the tolerance of the target."""
     from mmadapt.cost import spec_cost
@@ -378,19 +252,10 @@ def _load_summary(root: str, stage: str, resume: bool, seed_baseline: bool = Tru
     - ``--resume``: everything written so far (skipped stages keep their rows);
     - every stage with ``seed_baseline`` off: no seed row.
 
-    A corrupt ``summary.json`` is kept aside as ``summary.json.corrupt`` and a fresh summary started.
+    A corrupt ``summary.json`` is kept aside as ``summary.json.corrupt`` and a fresh summary started
+    (:func:`load_summary_file`).
     """
-    path = osp.join(root, 'summary.json')
-    summary = {}
-    if (stage != 'all' or resume) and osp.isfile(path):
-        try:
-            summary = read_json_object(path)
-        except (OSError, ValueError) as e:
-            print_log(f'{path} is empty or corrupt ({e}); kept as {path}.corrupt, starting a fresh summary',
-                      logger='current', level=logging.WARNING)
-            if is_main_process():
-                shutil.copyfile(path, path + '.corrupt')
-            summary = {}
+    summary = load_summary_file(root, log=print_log) if stage != 'all' or resume else {}
     for key in ('times', 'networks'):
         if not isinstance(summary.get(key), dict):
             summary[key] = {}
@@ -424,10 +289,10 @@ def run_pipeline(config, work_dir: Optional[str] = None, cfg_options: Optional[d
     summary.update(config=cfg.filename, search=fna['search']['type'], arch_init=fna['arch']['init'],
                    param_init=fna['param']['init'], cost_input_size=list(size))
     if stage == 'all' and not resume:  # a fresh run: no stage of an older run counts as done
-        _clear_done(root, ('arch', 'param', 'seed'))
+        clear_done(root, ('arch', 'param', 'seed'))
 
     # -- stage 1: architecture adaptation (or a random architecture) -------------------------------
-    arch_dir = _stage_dir(root, 'arch')
+    arch_dir = stage_dir(root, 'arch')
     super_ckpt, super_ckpt_error = None, None
     if derived_spec is not None:
         spec_path = derived_spec  # the user's file, used as given
@@ -442,7 +307,7 @@ def run_pipeline(config, work_dir: Optional[str] = None, cfg_options: Optional[d
                 super_ckpt_error = e
     elif stage in ('all', 'arch') and not (resume and _done(root, 'arch')):
         # a new architecture: the parameter adaptation of the old one is no longer done
-        _clear_done(root, ('arch', ) if resume else ('arch', ) + _DEPENDENT_STAGES['arch'])
+        clear_done(root, ('arch', ) if resume else ('arch', ) + _DEPENDENT_STAGES['arch'])
         if fna['search']['type'] == 'diff':
             acfg = cfg.copy()
             acfg.pop('fna', None)
@@ -461,8 +326,8 @@ def run_pipeline(config, work_dir: Optional[str] = None, cfg_options: Optional[d
             t0 = time.time()
             spec_path, super_ckpt = _random_architecture(cfg, fna, super_spec, size, root, launcher, resume, name)
             seconds = time.time() - t0
-        _mark_done(root, 'arch', dict(derived_spec=_stored_path(root, spec_path),
-                                      super_checkpoint=_stored_path(root, super_ckpt), seconds=seconds))
+        mark_done(root, 'arch', dict(derived_spec=stored_path(root, spec_path),
+                                     super_checkpoint=stored_path(root, super_ckpt), seconds=seconds))
         summary['times']['arch'] = seconds
     elif stage == 'seed':
         spec_path = None  # the seed baseline needs no architecture adaptation
@@ -483,9 +348,9 @@ def run_pipeline(config, work_dir: Optional[str] = None, cfg_options: Optional[d
         summary['derived_spec'] = derived.describe()
 
     # -- stage 2: parameter adaptation ------------------------------------------------------------------
-    param_dir = _stage_dir(root, 'param')
+    param_dir = stage_dir(root, 'param')
     if stage in ('all', 'param') and not (resume and _done(root, 'param')):
-        _clear_done(root, ('param', ))
+        clear_done(root, ('param', ))
         init = fna['param']['init']
         if init == 'super' and super_ckpt_error is not None:
             raise super_ckpt_error
@@ -495,21 +360,21 @@ def run_pipeline(config, work_dir: Optional[str] = None, cfg_options: Optional[d
                       f"the {init}", logger='current')
         pcfg = _param_config(cfg, fna, derived, init, super_ckpt, param_dir)
         _, seconds = _run(pcfg, param_dir, launcher, resume, f'{name}_param')
-        _mark_done(root, 'param', dict(seconds=seconds, init=init))
+        mark_done(root, 'param', dict(seconds=seconds, init=init))
         summary['times']['param'] = seconds
-        summary['networks']['adapted'] = dict(spec=derived.describe(), init=init, **_count(pcfg, size),
+        summary['networks']['adapted'] = dict(spec=derived.describe(), init=init, **count_network(pcfg, size),
                                               metrics=_results(param_dir))
 
     # -- stage 3: the seed network with the same schedule -------------------------------------------
     if fna['seed_baseline'] and stage in ('all', 'seed') and not (resume and _done(root, 'seed')):
-        _clear_done(root, ('seed', ))
-        seed_dir = _stage_dir(root, 'seed')
+        clear_done(root, ('seed', ))
+        seed_dir = stage_dir(root, 'seed')
         scfg = _param_config(cfg, fna, fna['seed']['spec'], 'seed', None, seed_dir)
         _, seconds = _run(scfg, seed_dir, launcher, resume, f'{name}_seed')
-        _mark_done(root, 'seed', dict(seconds=seconds))
+        mark_done(root, 'seed', dict(seconds=seconds))
         summary['times']['seed'] = seconds
         summary['networks']['seed'] = dict(spec=load_spec(fna['seed']['spec']).describe(), init='seed',
-                                           **_count(scfg, size), metrics=_results(seed_dir))
+                                           **count_network(scfg, size), metrics=_results(seed_dir))
     return _write_summary(root, summary)
 
 
@@ -517,7 +382,7 @@ def _random_architecture(cfg, fna, super_spec, size, root, launcher, resume, nam
     """Random sampling (one path of similar MAdds) or random search (several, trained briefly)."""
     from mmadapt.cost import spec_cost
     search = fna['search']
-    arch_dir = _stage_dir(root, 'arch')
+    arch_dir = stage_dir(root, 'arch')
     os.makedirs(arch_dir, exist_ok=True)
     n = 1 if search['type'] == 'random_sample' else int(search['num_archs'])
     paths = _random_paths(super_spec, fna, size, n)
