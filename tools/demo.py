@@ -1,5 +1,6 @@
 #!/usr/bin/env python
-"""The main job on the built-in data: FNA++ for RetinaNet-MobileNetV2 on shapes detection.
+"""The main job on the built-in data: FNA++ for RetinaNet-MobileNetV2 on shapes detection
+(``--method network-adjustment``: Network Adjustment of ResNet-20 on shapes classification).
 
 Pre-trains a MobileNetV2 seed on shapes classification, runs the whole FNA++ pipeline (search,
 derivation, remapping, parameter adaptation, test) with the seed detector trained beside it, and
@@ -8,6 +9,12 @@ prints one table: MAdds, params, mAP of each detector, and whether the search co
 initialisation); ``benchmarks/fna_vs_seed.py`` runs that and the other controls over several seeds.
 
     python tools/demo.py [--work-dir work_dirs/demo] [--data-root data] [--random-init]
+    python tools/demo.py --method network-adjustment [--work-dir work_dirs/demo_na]
+
+Network Adjustment runs four rounds of ``configs/network_adjustment/resnet20_shapes.py`` (round 0 is
+the uniform ResNet-20; each later round moves channels by FLOPs utilisation ratio and rescales to
+the same MAdds), prints per round the MAdds, hold-out and test accuracy and the widths, then trains
+the best round's network and the uniform one once more with another random seed, side by side.
 
 Each stage runs ``tools/train.py`` / ``tools/test.py`` as a user would; their full logs go to
 ``{work_dir}/<stage>.log``. The summary is printed and written to ``{work_dir}/summary.json`` and
@@ -31,12 +38,16 @@ from mmadapt.utils.data_check import data_root_options  # noqa: E402
 from mmadapt.utils.fileio import atomic_write_text  # noqa: E402
 
 CLS_CONFIG = osp.join(ROOT, 'configs/baselines/mobilenetv2_shapes_cls.py')
+NA_CONFIG = osp.join(ROOT, 'configs/network_adjustment/resnet20_shapes.py')
 FNA_CONFIG = osp.join(ROOT, 'configs/fna/retinanet_mbv2_shapes.py')
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--work-dir', default='work_dirs/demo', help='where results go')
+    parser.add_argument('--method', choices=['fna', 'network-adjustment'], default='fna',
+                        help='which method to run (default: FNA++, the main job)')
+    parser.add_argument('--work-dir', default=None, help='where results go (default: work_dirs/demo, '
+                        'work_dirs/demo_na for network-adjustment)')
     parser.add_argument('--data-root', default='data', help='where the shapes data sets go')
     parser.add_argument('--random-init', action='store_true',
                         help='also train the found architecture from random initialisation (Table 13)')
@@ -115,10 +126,63 @@ def search_report(path):
             f'{verdict}); expected backbone MAdds {first / 1e6:.2f}M -> {last / 1e6:.2f}M')
 
 
+def network_adjustment(args, work_dir):
+    """Network Adjustment of ResNet-20 on shapes classification, and the re-trained comparison."""
+    total_start = time.time()
+    os.makedirs(work_dir, exist_ok=True)
+    root = osp.join(args.data_root, 'shapes_cls32')
+    ensure_data('cls', root, 2000, 400, 32)
+    opts = [f'{k}={v}' for k, v in data_root_options(root).items()]
+    py = sys.executable
+    na_dir = osp.join(work_dir, 'search')
+    run_stage('search', [py, osp.join(ROOT, 'tools/train.py'), NA_CONFIG, '--work-dir', na_dir,
+                         '--cfg-options'] + opts, work_dir)
+    with open(osp.join(na_dir, 'summary.json'), encoding='utf-8') as f:
+        na = json.load(f)
+    key = na['select_metric']
+    md = ['Network Adjustment, ResNet-20 (CIFAR form) on shapes classification 32x32, 4 classes',
+          f"target {format_count(na['target'])} MAdds; hold-out = 400 training images; test = the 400 val images", '',
+          '| round | MAdds | vs target | hold-out top-1 | test top-1 | grown | shrunk | widths |',
+          '| --- | --- | --- | --- | --- | --- | --- | --- |']
+    for r in na['rounds']:
+        adj = r.get('adjustment') or {}
+        best = ' (best)' if r['round'] == na['best_round'] else ''
+        md.append(f"| {r['round']}{best} | {format_count(r['cost'])} | {r['cost_error']:+.2%} | "
+                  f"{r['holdout'].get(key, 0):.2f} | {r['test'].get(key, 0):.2f} | {' '.join(adj.get('top', [])) or '-'} | "
+                  f"{' '.join(adj.get('bottom', [])) or '-'} | {' '.join(map(str, r['widths']))} |")
+    # the searched network against the uniform one of equal MAdds, both trained again with another seed
+    rows = []
+    for title, spec in (('uniform (round 0)', osp.join(na_dir, 'round_0', 'spec.yaml')),
+                        (f"searched (round {na['best_round']})", osp.join(na_dir, 'best_spec.yaml'))):
+        name = 'retrain_uniform' if 'uniform' in title else 'retrain_searched'
+        rdir = osp.join(work_dir, name)
+        run_stage(name, [py, osp.join(ROOT, 'tools/train.py'), NA_CONFIG, '--work-dir', rdir, '--cfg-options'] + opts +
+                  [f'model.backbone.spec={spec}', 'network_adjustment.rounds=1', 'randomness.seed=1'], work_dir)
+        with open(osp.join(rdir, 'summary.json'), encoding='utf-8') as f:
+            r = json.load(f)['rounds'][0]
+        rows.append((title, r))
+    md += ['', 'Trained again with another random seed (same schedule, same hold-out split):', '',
+           '| network | MAdds | hold-out top-1 | test top-1 |', '| --- | --- | --- | --- |']
+    for title, r in rows:
+        md.append(f"| {title} | {format_count(r['cost'])} | {r['holdout'].get(key, 0):.2f} | "
+                  f"{r['test'].get(key, 0):.2f} |")
+    total = time.time() - total_start
+    md += ['', f'total {total:.0f} s; rounds, FUR and specs under {na_dir}']
+    atomic_write_text(osp.join(work_dir, 'summary.json'), json.dumps(
+        dict(search=na, retrained={t: r for t, r in rows}, total_seconds=round(total, 1)), indent=1) + '\n')
+    atomic_write_text(osp.join(work_dir, 'summary.md'), '\n'.join(md) + '\n')
+    print()
+    print('\n'.join(md))
+    print()
+    log(f'summary: {osp.join(work_dir, "summary.md")}')
+
+
 def main(argv=None):
     args = parse_args(argv)
+    if args.method == 'network-adjustment':
+        return network_adjustment(args, osp.abspath(args.work_dir or 'work_dirs/demo_na'))
     total_start = time.time()
-    work_dir = osp.abspath(args.work_dir)
+    work_dir = osp.abspath(args.work_dir or 'work_dirs/demo')
     os.makedirs(work_dir, exist_ok=True)
     cls_root = osp.join(args.data_root, 'shapes_cls')
     det_root = osp.join(args.data_root, 'shapes_det')
