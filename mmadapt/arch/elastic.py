@@ -36,6 +36,14 @@ def _removed_token(max_block: Block, in_channels: int) -> str:
                  groups=max_block.groups, hidden=0, out=in_channels, se=max_block.se).token
 
 
+def _check_conv_shortcuts(max_spec: ArchSpec) -> None:
+    """Elastic networks are built from specs with projection shortcuts (``shortcut: conv``) only."""
+    if max_spec.shortcut != 'conv':
+        raise SpecError(f"max spec {max_spec.name!r} has shortcut {max_spec.shortcut!r}; elastic networks "
+                        "build resnet specs with shortcut 'conv' only (zero-padded shortcuts: build the "
+                        'derived network with mmadapt.DerivedResNet)')
+
+
 def resolve_subnet(max_spec: Union[str, Dict, ArchSpec], subnet: Union[str, Dict, ArchSpec],
                    num_stages: Optional[int] = None, with_head: bool = True) -> ArchSpec:
     """Check that ``subnet`` runs inside the elastic network of ``max_spec``; return it canonical.
@@ -54,12 +62,13 @@ def resolve_subnet(max_spec: Union[str, Dict, ArchSpec], subnet: Union[str, Dict
     """
     max_spec, sub = load_spec(max_spec), load_spec(subnet)
     where = _where(sub)
+    _check_conv_shortcuts(max_spec)
     if not max_spec.is_derived:
         raise SpecError(f'max spec {max_spec.name!r} has searchable layers; an elastic network is built '
                         'from a derived spec (its largest network)')
     if not sub.is_derived:
         raise SpecError(f'{where}: has layers with several candidates; a sub-network is a derived spec')
-    for field in ('family', 'block_type', 'act', 'in_channels', 'se'):
+    for field in ('family', 'block_type', 'act', 'in_channels', 'se', 'shortcut'):
         if getattr(sub, field) != getattr(max_spec, field):
             raise SpecError(f'{where}: {field} is {getattr(sub, field)!r}, the elastic network\'s max spec '
                             f'{max_spec.name!r} has {getattr(max_spec, field)!r}')
@@ -172,6 +181,7 @@ class ElasticSpace:
                  depths=None, kernels: Optional[Sequence[int]] = None, divisor: int = 8,
                  elastic_stem: bool = False, elastic_head: bool = False):
         self.max_spec = load_spec(max_spec)
+        _check_conv_shortcuts(self.max_spec)
         if per not in ('layer', 'stage'):
             raise ValueError(f"per must be 'layer' or 'stage', got {per!r}")
         ratios = sorted(set(float(r) for r in width_ratios))

@@ -1,6 +1,6 @@
 """Architecture specs: one plain-data description of a seed, a super-net and a derived network.
 
-A spec is a stem, stages (a number fixed by the family, any for mbv3) and an optional head conv. Every
+A spec is a stem, stages (a number fixed by the family, any for mbv3 and resnet) and an optional head conv. Every
 stage has an output width, the stride of its first layer and a dilation, and a list of layers. A
 layer is one block token (a derived network) or several candidate tokens (a searchable layer of a
 super-net), written ``'k3e3|k5e6|skip'`` or as a list.
@@ -22,13 +22,34 @@ Explicit widths, for the methods that change widths layer by layer, are suffixes
   ``_h0`` removes the block body: the layer is bypassed through its shortcut.
 * ``_c{n}``: output width of the block instead of the stage's ``out_channels``. A block that is not
   the first of its stage keeps its shortcut when its width changes: the input is zero-padded (or
-  its leading channels taken) to the output width.
+  its leading channels taken) to the output width. Under a zero-padding shortcut rule of a resnet
+  spec (``shortcut: pad`` / ``pad_proj``, below) ``_c`` is the width of the block's conv path, and
+  the block's output may be wider.
 
 Families and their tokens:
 
 * ``mbv2`` (MobileNetV2, FBNet, Proxyless, MnasNet, SPNASNet): 7 stages, ``k{kernel}e{expansion}``
   tokens, optional head conv; activation ``relu6`` or ``relu``.
-* ``resnet``: 4 stages of ``k{kernel}g{groups}`` tokens (``block: basic`` or ``bottleneck``).
+* ``resnet``: any number of stages (ImageNet ResNets 4, CIFAR ResNets 3) of ``k{kernel}g{groups}``
+  tokens (``block: basic`` or ``bottleneck``), and the optional spec-level ``shortcut`` rule:
+
+  - ``conv`` (the default, left out of a written spec): torchvision's ResNets. The first layer of a
+    stage has a projection shortcut (1x1 conv + BN with the stride, to the output width) unless it
+    has stride 1 and equal widths; every other layer the identity, zero-padded (or cut) to ``_c``.
+  - ``pad`` (CIFAR ResNets, He et al.'s option A as Network Adjustment's code builds it): every
+    shortcut is parameter-free. The block's conv path width M is ``_c`` (else the stage's
+    ``out_channels``), its output width is ``max(M, C)`` for an input of C channels (the running
+    max of the widths). The identity is average-pooled (2x2, stride 2, ``ceil_mode``) where the
+    layer has stride 2; identity and conv path (the last conv of the block) are both zero-padded
+    at the back to the output width, added, then ReLU. A bypassed ``_h0`` layer needs stride 1.
+  - ``pad_proj`` (Network Adjustment's ImageNet ResNets): as ``pad``, except that the first layer of
+    a stage of stride 2 has a projection shortcut (1x1 conv + BN with the stride, to M) and output
+    width M: the running width restarts there. At the seed widths of ``resnet18`` this is exactly
+    torchvision's ResNet-18.
+
+  :meth:`LayerInfo.conv_out` is M, ``LayerInfo.out_channels`` the output width and
+  :meth:`LayerInfo.has_shortcut` is True for every layer with a parameter-free shortcut. Super- and
+  elastic backbones build ``conv`` specs only.
 * ``mbv1`` (MobileNetV1): 5 stages of depthwise-separable blocks ``k{kernel}`` with optional
   ``_c{out}``: ``kernel`` x ``kernel`` depthwise conv + BN + act, 1x1 pointwise conv + BN + act, no
   shortcut (``skip`` passes the input on). No head conv. Activation ``relu6`` (TF-slim's and timm's
@@ -71,12 +92,15 @@ FAMILIES = {
     # family -> number of stages (None: any), block type names, activations (the first is the
     # default), whether a head conv is allowed, and whether a super-backbone exists for it
     'mbv2': dict(num_stages=7, blocks=('mbconv', ), acts=('relu6', 'relu'), head=True, super=True),
-    'resnet': dict(num_stages=4, blocks=('basic', 'bottleneck'), acts=('relu', ), head=False, super=True),
+    'resnet': dict(num_stages=None, blocks=('basic', 'bottleneck'), acts=('relu', ), head=False, super=True),
     'mbv1': dict(num_stages=5, blocks=('separable', ), acts=('relu6', 'relu'), head=False, super=False),
     'mbv3': dict(num_stages=None, blocks=('mbconv', ), acts=('hswish', 'relu', 'relu6', 'swish'), head=True,
                  super=False),
 }
 ALLOWED_STRIDES = (1, 2)
+# spec-level shortcut rule of residual blocks (see the module docstring); the first is the default
+SHORTCUTS = ('conv', 'pad', 'pad_proj')
+SHORTCUT_FAMILIES = ('resnet', )
 SKIP = 'skip'
 SE_GATES = ('hsigmoid', 'sigmoid')
 SE_BASES = ('hidden', 'in')
@@ -242,6 +266,18 @@ class LayerInfo:
     candidates: Tuple[Block, ...]
     act: Optional[str] = None  # activation of the layer's blocks (the stage's, else the spec's)
     stage_out: int = 0  # the stage's out_channels (the default width of its blocks)
+    shortcut: str = 'conv'  # the spec's shortcut rule (resnet): 'conv', 'pad' or 'pad_proj'
+
+    @property
+    def padded(self) -> bool:
+        """Whether the layer's residual blocks follow a zero-padding shortcut rule (``'pad'``, ``'pad_proj'``)."""
+        return self.shortcut != 'conv'
+
+    @property
+    def projection(self) -> bool:
+        """Whether the layer's residual blocks have a projection shortcut under ``'pad_proj'``: the first
+        layer of a stage of stride 2."""
+        return self.shortcut == 'pad_proj' and self.first and self.stride != 1
 
     @property
     def first(self) -> bool:
@@ -261,15 +297,22 @@ class LayerInfo:
             return int(round(self.in_channels * block.expansion))
         if block.kind == 'separable':
             return self.in_channels  # the depthwise conv's width
+        width = self.conv_out(block)
         if block_type == 'bottleneck':
-            return self.out_channels // 4
-        return self.out_channels
+            return width // 4
+        return width
 
     def conv_out(self, block: Block) -> int:
         """Width M of the block's conv path output: the layer's output width, except for a block with
-        a channel-level bypass, whose output ``max(M, min(C, T))`` also holds bypassed input channels."""
+        a channel-level bypass, whose output ``max(M, min(C, T))`` also holds bypassed input channels,
+        and for a residual block under a zero-padding shortcut rule (``'pad'``, ``'pad_proj'``), whose
+        conv path is ``_c`` (else the stage's width) and whose output ``max(M, C)`` may be wider."""
         if block.bypass is None:
-            return 0 if block.is_skip else self.out_channels
+            if block.is_skip:
+                return 0
+            if self.padded and block.kind == 'resblock':
+                return _conv_out(block, self.in_channels, self.stage_out)
+            return self.out_channels
         return _conv_out(block, self.in_channels, self.stage_out)
 
     def bypass_channels(self, block: Block) -> int:
@@ -281,10 +324,14 @@ class LayerInfo:
 
         The first layer of a stage keeps the original rule (stride 1 and equal widths); later layers
         always keep it, so that an explicit width change pads the identity instead of dropping it.
-        Depthwise-separable (MobileNetV1) layers have none.
+        Depthwise-separable (MobileNetV1) layers have none. Under a zero-padding shortcut rule every
+        layer has a parameter-free one (average-pooled where the stride is 2), except the projection
+        layers of ``'pad_proj'`` (:attr:`projection`).
         """
         if any(b.kind == 'separable' or b.bypass is not None for b in self.candidates):
             return False
+        if self.padded:
+            return not self.projection
         if self.stride != 1:
             return False
         return (not self.first) or self.in_channels == self.out_channels
@@ -304,6 +351,7 @@ class ArchSpec:
     extra: Dict = field(default_factory=dict)
     se: Optional[Dict] = None  # squeeze-excitation rule (mbv3), see the module docstring
     classifier: Optional[Dict] = None  # {'hidden': n}: hidden layer of the family's classifier
+    shortcut: str = 'conv'  # shortcut rule of residual blocks (resnet), see the module docstring
 
     # -- structure ------------------------------------------------------------------------------
     def layers(self) -> List[LayerInfo]:
@@ -313,10 +361,12 @@ class ArchSpec:
         index = 0
         for s, stage in enumerate(self.stages):
             for j, cands in enumerate(stage.layers):
-                outs = {_block_out(b, in_ch, stage.out_channels) for b in cands}
+                proj = self.shortcut == 'pad_proj' and j == 0 and stage.stride != 1
+                outs = {_block_out(b, in_ch, stage.out_channels, self.shortcut, proj) for b in cands}
                 out_ch = outs.pop() if len(outs) == 1 else -1
                 infos.append(LayerInfo(index, s, j, in_ch, out_ch, stage.stride if j == 0 else 1,
-                                       stage.dilation, tuple(cands), stage.act or self.act, stage.out_channels))
+                                       stage.dilation, tuple(cands), stage.act or self.act, stage.out_channels,
+                                       self.shortcut))
                 in_ch = out_ch
                 index += 1
         return infos
@@ -366,6 +416,8 @@ class ArchSpec:
         if len(FAMILIES[self.family]['blocks']) > 1:
             d['block'] = self.block_type
         d['act'] = self.act
+        if self.shortcut != SHORTCUTS[0]:
+            d['shortcut'] = self.shortcut
         if self.in_channels != 3:
             d['in_channels'] = self.in_channels
         if self.se is not None:
@@ -408,9 +460,11 @@ class ArchSpec:
     def describe(self) -> str:
         """One line: stem, each stage as ``c{out} s{stride} d{dilation} [act]: blocks``, head.
 
-        A stage's activation is printed only where the stage sets its own (mbv3 specs).
+        A stage's activation is printed only where the stage sets its own (mbv3 specs); a shortcut
+        rule other than ``'conv'`` leads the line (``shortcut pad | stem c16 s1 | ...``).
         """
-        parts = [f"stem c{self.stem['out_channels']} s{self.stem['stride']}"]
+        parts = [] if self.shortcut == SHORTCUTS[0] else [f'shortcut {self.shortcut}']
+        parts.append(f"stem c{self.stem['out_channels']} s{self.stem['stride']}")
         for stage in self.stages:
             blocks = ' '.join('|'.join(b.token for b in c) for c in stage.layers)
             act = f' {stage.act}' if stage.act is not None else ''
@@ -434,12 +488,17 @@ def _conv_out(block: Block, in_ch: int, stage_out: int) -> int:
     return block.out if block.out is not None else stage_out
 
 
-def _block_out(block: Block, in_ch: int, stage_out: int) -> int:
+def _block_out(block: Block, in_ch: int, stage_out: int, shortcut: str = 'conv', projection: bool = False) -> int:
+    """Output width of a block; ``shortcut`` is the spec's rule and ``projection`` whether the layer
+    has a projection shortcut under ``'pad_proj'``."""
     if block.is_skip:
         return in_ch
     if block.bypass is not None:  # channel-level bypass: max(M, min(C, T))
         return max(_conv_out(block, in_ch, stage_out), min(in_ch, block.bypass))
-    return block.out if block.out is not None else stage_out
+    width = block.out if block.out is not None else stage_out
+    if shortcut != 'conv' and block.kind == 'resblock' and not projection:
+        return max(width, in_ch)  # zero-padded shortcut: the running max of the widths
+    return width
 
 
 def _where(name: str, stage: Optional[int] = None, layer: Optional[int] = None, what: str = 'spec') -> str:
@@ -471,7 +530,7 @@ def spec_from_dict(d: Dict) -> 'ArchSpec':
         raise SpecError(f'a spec must be a mapping, got {type(d).__name__}')
     name = str(d.get('name', 'unnamed'))
     where = _where(name)
-    _check_keys(d, ('name', 'family', 'block', 'act', 'in_channels', 'se', 'stem', 'stages', 'head',
+    _check_keys(d, ('name', 'family', 'block', 'act', 'shortcut', 'in_channels', 'se', 'stem', 'stages', 'head',
                     'classifier', 'extra'), where)
     for key in ('family', 'stem', 'stages'):
         if key not in d:
@@ -490,6 +549,15 @@ def spec_from_dict(d: Dict) -> 'ArchSpec':
     if act not in info['acts']:
         raise SpecError(f"{where}: activation {act!r} not allowed; a {family} spec allows {list(info['acts'])}")
     in_channels = _positive_int(d.get('in_channels', 3), 'in_channels', where)
+    shortcut = d.get('shortcut')
+    if shortcut is not None and family not in SHORTCUT_FAMILIES:
+        raise SpecError(f"{where}: field 'shortcut' is only defined for {list(SHORTCUT_FAMILIES)} specs, not {family}")
+    if shortcut is None:
+        shortcut = SHORTCUTS[0]
+    if shortcut not in SHORTCUTS:
+        raise SpecError(f"{where}: shortcut {shortcut!r} not allowed; allowed: {list(SHORTCUTS)} (projection "
+                        "convs; parameter-free zero-padded shortcuts; zero-padded with projections at the "
+                        "stride-2 stage starts)")
     se = _parse_se(d.get('se'), family, where)
     classifier = d.get('classifier')
     if classifier is not None:
@@ -579,7 +647,7 @@ def spec_from_dict(d: Dict) -> 'ArchSpec':
             raise SpecError(f'{where}: a head conv is only defined for {heads} specs, not {family}')
     spec = ArchSpec(family=family, stem=stem, stages=stages, head=head, name=name,
                     block_type=block_type, act=act, in_channels=in_channels,
-                    extra=copy.deepcopy(d.get('extra') or {}), se=se, classifier=classifier)
+                    extra=copy.deepcopy(d.get('extra') or {}), se=se, classifier=classifier, shortcut=shortcut)
     validate(spec)
     return spec
 
@@ -616,7 +684,8 @@ def validate(spec: ArchSpec) -> None:
     for info in spec.layers():
         lw = _where(spec.name, info.stage, info.layer)
         if info.out_channels < 0:
-            outs = {b.token: _block_out(b, info.in_channels, spec.stages[info.stage].out_channels)
+            outs = {b.token: _block_out(b, info.in_channels, spec.stages[info.stage].out_channels, spec.shortcut,
+                                        info.projection)
                     for b in info.candidates}
             raise SpecError(f'{lw}: candidates produce different output widths {outs}; all candidates of '
                             'a layer must have the same output width')
@@ -640,11 +709,11 @@ def validate(spec: ArchSpec) -> None:
                     raise SpecError(f"{lw}: {b.token!r}: conv path width 0 with hidden width {hidden}; write '_h0' "
                                     'to remove the body')
                 continue
-            if hidden == 0 and not info.has_shortcut():
+            if hidden == 0 and (not info.has_shortcut() or info.stride != 1):
                 raise SpecError(f'{lw}: {b.token!r} has hidden width 0 (bypassed) but the layer has no '
-                                f'shortcut (stride {info.stride}, {info.in_channels} -> {info.out_channels} '
-                                'channels); a bypassed layer needs stride 1 and must not be the first layer '
-                                'of a stage that changes width')
+                                f'shortcut of stride 1 (stride {info.stride}, {info.in_channels} -> '
+                                f'{info.out_channels} channels); a bypassed layer needs stride 1 and must not be '
+                                'the first layer of a stage that changes width')
             if b.kind == 'resblock' and hidden > 0:
                 g = b.groups
                 conv_in = info.in_channels if spec.block_type == 'basic' else hidden

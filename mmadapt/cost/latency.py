@@ -6,7 +6,8 @@ a target device, as in NetAdaptV2. The model here follows NetAdaptV2's latency t
 * A network is cut into *units*: every conv unit (one mmcv ``ConvModule`` = conv + norm +
   activation: the stem, every conv of every block, the head conv), every squeeze-excitation, and
   the cheap ops between them that still cost time (the stem's max pool, the residual add, the
-  zero-pad of a shortcut whose widths differ). A unit is keyed by its static signature (:class:`Unit`: op type, widths, kernel,
+  zero-pad of a shortcut or conv path whose widths differ, the average pool of a parameter-free
+  stride-2 shortcut). A unit is keyed by its static signature (:class:`Unit`: op type, widths, kernel,
   stride, dilation, groups, input H x W, activation, batch size), so the same conv at the same
   input size is measured once however often it occurs.
 * Every entry is measured on its own, at the unit's real input size, at a fixed batch size and
@@ -73,7 +74,7 @@ from .madds import conv_out_size, spec_cost
 
 FORMAT = 'mmadapt.latency_table/1'
 SE_OPS = ('se_hsigmoid', 'se_sigmoid')  # squeeze-excitation, by its gate
-OPS = ('conv', 'maxpool', 'add', 'pad') + SE_OPS
+OPS = ('conv', 'maxpool', 'avgpool', 'add', 'pad') + SE_OPS
 # activations of a unit signature: 'none' and the spec activation names (mmadapt.arch FAMILIES),
 # built as the backbones build them (the mmcv configs of mmadapt.models.backbones.ops.ACTIVATIONS;
 # tests/test_cost/test_latency.py checks that the two agree)
@@ -102,7 +103,8 @@ class Unit:
 
     Attributes:
         op: ``'conv'`` (conv + BN + activation, one ``ConvModule``), ``'maxpool'`` (3x3, stride 2,
-            padding 1), ``'add'`` (residual sum of two ``c_out`` maps, then ``act``), ``'pad'``
+            padding 1), ``'avgpool'`` (2x2, stride 2, ``ceil_mode``: the parameter-free shortcut of a
+            stride-2 block of a ``shortcut: pad`` ResNet), ``'add'`` (residual sum of two ``c_out`` maps, then ``act``), ``'pad'``
             (zero-pad, or cut, the channels of a shortcut from ``c_in`` to ``c_out``), or
             ``'se_hsigmoid'`` / ``'se_sigmoid'`` (squeeze-excitation of ``c_in`` channels squeezed
             to ``c_out``, ``act`` between its convs, named by its gate).
@@ -160,6 +162,8 @@ class Unit:
     @property
     def out_hw(self) -> Tuple[int, int]:
         """Spatial size of the unit's output."""
+        if self.op == 'avgpool':  # ceil_mode: the size of a 'same'-padded conv of the same stride
+            return ((self.in_h - 1) // self.stride + 1, (self.in_w - 1) // self.stride + 1)
         return (conv_out_size(self.in_h, self.kernel, self.stride, self.padding, self.dilation),
                 conv_out_size(self.in_w, self.kernel, self.stride, self.padding, self.dilation))
 
@@ -243,24 +247,39 @@ def _mbconv_units(block: Block, info: LayerInfo, spec: ArchSpec, in_hw: Tuple[in
 
 @register_block_units('resblock')
 def _resblock_units(block: Block, info: LayerInfo, spec: ArchSpec, in_hw: Tuple[int, int], batch: int):
-    """ResNet block (``ops.ResBlock``): shortcut first (as its forward), body, then add + ReLU."""
+    """ResNet block (``ops.ResBlock``): shortcut first (as its forward), body, then add + ReLU.
+
+    The shortcut is a projection conv (to the conv path width M), or the identity, average-pooled at
+    stride 2 (``shortcut: pad`` specs) and zero-padded (or cut) to the output width; a conv path
+    narrower than the output (``shortcut: pad`` / ``pad_proj``) is zero-padded before the add.
+    """
     cin, cout, k, s, d, out_hw = _geometry(block, info, in_hw)
+    m = info.conv_out(block)
     hidden = info.hidden(block, spec.block_type)
     act = info.act
     units = []
     if info.has_shortcut():
-        units += _shortcut_units(cin, cout, in_hw, batch, add=False)
+        hw = in_hw
+        if s != 1:
+            pool = Unit('avgpool', cin, cin, 2, 2, in_h=in_hw[0], in_w=in_hw[1], batch=batch)
+            units.append(pool)
+            hw = pool.out_hw
+        units += _shortcut_units(cin, cout, hw, batch, add=False)
     else:
-        units.append(conv_unit(cin, cout, 1, in_hw, 'none', batch, stride=s))
+        units.append(conv_unit(cin, m, 1, in_hw, 'none', batch, stride=s))
+        if m != cout:
+            units.append(Unit('pad', m, cout, in_h=out_hw[0], in_w=out_hw[1], batch=batch))
     if hidden == 0:
         return units, in_hw
     if spec.block_type == 'basic':
         units.append(conv_unit(cin, hidden, k, in_hw, act, batch, stride=s, dilation=d, groups=block.groups))
-        units.append(conv_unit(hidden, cout, 3, out_hw, 'none', batch))
+        units.append(conv_unit(hidden, m, 3, out_hw, 'none', batch))
     else:
         units.append(conv_unit(cin, hidden, 1, in_hw, act, batch))
         units.append(conv_unit(hidden, hidden, k, in_hw, act, batch, stride=s, dilation=d, groups=block.groups))
-        units.append(conv_unit(hidden, cout, 1, out_hw, 'none', batch))
+        units.append(conv_unit(hidden, m, 1, out_hw, 'none', batch))
+    if m != cout:
+        units.append(Unit('pad', m, cout, in_h=out_hw[0], in_w=out_hw[1], batch=batch))
     units.append(Unit('add', cout, cout, in_h=out_hw[0], in_w=out_hw[1], act='relu', batch=batch))
     return units, out_hw
 
@@ -573,6 +592,8 @@ def build_unit(unit: Unit, norm_cfg: Optional[dict] = None) -> Tuple[nn.Module, 
         return _SqueezeExcitation(unit.c_in, unit.c_out, act_cfg, gate).eval(), (shape, )
     if unit.op == 'maxpool':
         return nn.MaxPool2d(unit.kernel, unit.stride, unit.padding).eval(), (shape, )
+    if unit.op == 'avgpool':
+        return nn.AvgPool2d(unit.kernel, unit.stride, ceil_mode=True).eval(), (shape, )
     if unit.op == 'pad':
         return _Pad(unit.c_out).eval(), (shape, )
     return _Add(None if act_cfg is None else build_activation_layer(act_cfg)).eval(), (shape, shape)

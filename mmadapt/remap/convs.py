@@ -7,10 +7,13 @@ A block of a spec backbone is a few convolutions with fixed child names (the mod
   the squeeze-excitation ``se.conv_reduce`` / ``se.conv_expand`` (mbv3 ``_se`` tokens), ``linear_conv``;
 * ``separable`` (mbv1): ``depthwise_conv`` (as wide as the block's input) and ``pointwise_conv``;
 * ``resblock`` (resnet): ``conv1``, ``conv2`` (, ``conv3``), and ``downsample`` where the layer has no
-  identity shortcut.
+  parameter-free shortcut (:meth:`~mmadapt.arch.LayerInfo.has_shortcut`: under ``shortcut: pad`` no
+  layer has one, under ``pad_proj`` the first layer of a stride-2 stage).
 
 A bypassed body (``_h0``) and ``skip`` have none. Each conv writes one of the block's widths and
-reads one (:meth:`BlockDesc.widths`): ``'in'`` (the layer's input), ``'out'`` (its output),
+reads one (:meth:`BlockDesc.widths`): ``'in'`` (the layer's input), ``'out'`` (its conv path's
+output, :meth:`~mmadapt.arch.LayerInfo.conv_out`: the layer's output width, except beside a
+channel-level bypass or a zero-padded shortcut, where the output may be wider),
 ``'hidden'`` (the block's inner width) or ``'se'`` (the squeeze width). Every conv is an mmcv
 ``ConvModule`` (``{name}.conv.weight`` without bias, then a BN ``{name}.bn.*``), except the
 squeeze-excitation's two, plain ``nn.Conv2d`` with bias and no norm (``bare``). The stem

@@ -60,6 +60,25 @@ def _custom_resnet():
     return d
 
 
+def _custom_padded_resnet(shortcut):
+    """Zero-padded shortcuts: conv paths narrower and wider than the running width, a pooled identity
+    wider than its conv path, a bypassed body; basic blocks under 'pad', bottlenecks under 'pad_proj'."""
+    if shortcut == 'pad':
+        d = load_spec('resnet20_cifar').to_dict()
+        d['stages'][0]['blocks'] = ['k3g1_c24', 'k3g1_h8_c12', 'k3g1_h0']  # 24 wide, 12 padded, bypassed
+        d['stages'][1]['blocks'] = ['k5g1_c20', 'k3g1_h16']  # stride 2: pooled 24 > conv 20
+        d['stages'][2]['blocks'] = ['k3g1_c48', 'k3g1_h40_c80']
+    else:
+        d = load_spec('resnet50').to_dict()
+        d['shortcut'] = 'pad_proj'
+        d['stem']['out_channels'] = 16
+        d['stages'] = [dict(out_channels=32, stride=1, blocks=['k3g1', 'k3g1_h8_c24']),
+                       dict(out_channels=48, stride=2, blocks=['k3g1_c40', 'k3g1_h12_c64', 'k3g1_h0']),
+                       dict(out_channels=64, stride=2, blocks=['k3g1'])]
+    d['name'] = f'resnet_{shortcut}_custom'
+    return d
+
+
 def _tiny_mbv2(candidates=False):
     """A small MobileNetV2-like spec (optionally with searchable layers) for fast measurements."""
     s = 'k3e3|k5e6|skip' if candidates else 'k3e3'
@@ -94,9 +113,15 @@ def _record_model(model, hw, batch=2):
     def block_hook(m, inp, out):
         x = inp[0]
         identity = (m.shortcut if isinstance(m, MBConv) else m.downsample is None)
+        if isinstance(m, ResBlock) and m.pool is not None:  # the pooled identity of a 'pad' spec
+            rest.append(Unit('avgpool', x.shape[1], x.shape[1], 2, 2, in_h=x.shape[2], in_w=x.shape[3],
+                             batch=x.shape[0]))
         if identity and x.shape[1] != out.shape[1]:
-            rest.append(Unit('pad', x.shape[1], out.shape[1], in_h=x.shape[2], in_w=x.shape[3], batch=x.shape[0]))
+            rest.append(Unit('pad', x.shape[1], out.shape[1], in_h=out.shape[2], in_w=out.shape[3], batch=x.shape[0]))
         body = m.linear_conv is not None if isinstance(m, MBConv) else m.conv1 is not None
+        if body and isinstance(m, ResBlock) and m.conv_out != out.shape[1]:  # zero-padded conv path
+            rest.append(Unit('pad', m.conv_out, out.shape[1], in_h=out.shape[2], in_w=out.shape[3],
+                             batch=x.shape[0]))
         if body and (isinstance(m, ResBlock) or m.shortcut):
             rest.append(Unit('add', out.shape[1], out.shape[1], in_h=out.shape[2], in_w=out.shape[3],
                              act='relu' if isinstance(m, ResBlock) else 'none', batch=out.shape[0]))
@@ -125,7 +150,8 @@ def _record_model(model, hw, batch=2):
 DERIVED = [n for n in builtin_specs() if load_spec(n).is_derived]
 
 
-CASES = [('mobilenet_v2', (33, 47)), (_custom_mbv2(), (40, 40)), (_custom_resnet(), (45, 37))]
+CASES = [('mobilenet_v2', (33, 47)), (_custom_mbv2(), (40, 40)), (_custom_resnet(), (45, 37)),
+         (_custom_padded_resnet('pad'), (33, 29)), (_custom_padded_resnet('pad_proj'), (45, 37))]
 CASES += [(n, (32, 32)) for n in DERIVED if n != 'mobilenet_v2']
 
 
@@ -136,7 +162,7 @@ def test_units_match_the_built_backbone(spec, hw):
     units = spec_units(spec, hw, batch=2).units()
     assert [u for u in units if u.op == 'conv'] == convs  # same count, shapes, order, activations
     assert [u for u in units if u.op == 'maxpool'] == pools
-    assert [u for u in units if u.op in ('add', 'pad') + SE_OPS] == rest
+    assert [u for u in units if u.op in ('avgpool', 'add', 'pad') + SE_OPS] == rest
     if load_spec(spec).name == 'mobilenet_v2':
         assert len(convs) == 52 and len(rest) == 10  # 1 stem + 17 blocks (34 + 16 convs) + head; 10 adds
 
@@ -181,6 +207,7 @@ def test_unit_key_round_trip_and_bad_fields():
     (Unit('conv', 8, 12, 3, 2, 1, 4, 9, 7, 'hswish', 2), (2, 12, 5, 4)),
     (Unit('conv', 8, 8, 5, 1, 2, 8, 9, 7, 'swish', 1), (1, 8, 9, 7)),
     (Unit('maxpool', 8, 8, 3, 2, in_h=9, in_w=7), (1, 8, 5, 4)),
+    (Unit('avgpool', 8, 8, 2, 2, in_h=9, in_w=7), (1, 8, 5, 4)),  # ceil_mode: a stride-2 conv's size
     (Unit('pad', 8, 12, in_h=4, in_w=5), (1, 12, 4, 5)),
     (Unit('pad', 12, 8, in_h=4, in_w=5), (1, 8, 4, 5)),
     (Unit('add', 8, 8, in_h=4, in_w=5, act='relu'), (1, 8, 4, 5)),

@@ -317,6 +317,7 @@ class ElasticBackbone(SpecBackbone):
         Other arguments: as :class:`SpecBackbone`.
     """
     contiguous_slices = False  # see elastic_conv: True hands the convs contiguous copies of the slices
+    padded_shortcuts = False  # resnet specs with shortcut 'conv' only
 
     def __init__(self, spec=None, out_indices: Sequence[int] = None, frozen_stages: int = -1,
                  norm_cfg: Optional[dict] = None, act_cfg: Optional[dict] = None, norm_eval: bool = False,

@@ -215,24 +215,39 @@ class ResBlock(nn.Module):
     """ResNet basic or bottleneck block whose searchable conv has ``kernel`` and ``groups``.
 
     Basic: k x k (groups, stride) -> 3 x 3. Bottleneck: 1x1 -> k x k (groups, stride, dilation) -> 1x1.
-    The shortcut is a 1x1 conv + BN where ``shortcut == 'conv'``, the (zero-padded) identity where
-    ``'identity'``; the sum goes through ReLU.
+    The shortcut is a 1x1 conv + BN (with the stride, to ``conv_out``) where ``shortcut == 'conv'``,
+    the identity where ``'identity'``: average-pooled (2x2, stride 2, ``ceil_mode`` so that odd sizes
+    give the conv's output size) with ``pool_identity``. Shortcut and conv path are zero-padded at the
+    back (or cut) to ``out_channels`` where their widths differ, added, and the sum goes through ReLU.
+
+    Args:
+        out_channels: width of the block's output.
+        conv_out: width of the conv path (the last conv; default ``out_channels``), narrower than the
+            output under the zero-padded shortcuts of Network Adjustment (``shortcut: pad`` specs).
+        pool_identity: the identity shortcut of a stride-2 block is a 2x2 average pool (``'pad'``
+            specs); without it an identity shortcut needs stride 1.
     """
 
     def __init__(self, block_type: str, in_channels: int, out_channels: int, kernel: int = 3,
                  groups: int = 1, hidden: Optional[int] = None, stride: int = 1, dilation: int = 1,
                  shortcut: str = 'identity', norm_cfg: Optional[dict] = None,
-                 act_cfg: Optional[dict] = None, token: str = ''):
+                 act_cfg: Optional[dict] = None, token: str = '', conv_out: Optional[int] = None,
+                 pool_identity: bool = False):
         super().__init__()
         if block_type not in ('basic', 'bottleneck'):
             raise ValueError(f"block_type must be 'basic' or 'bottleneck', got {block_type!r}")
         if shortcut not in ('conv', 'identity'):
             raise ValueError(f"shortcut must be 'conv' or 'identity', got {shortcut!r}")
+        if pool_identity and (shortcut != 'identity' or stride != 2):
+            raise ValueError(f'pool_identity is the identity shortcut of a stride-2 block; got shortcut '
+                             f'{shortcut!r}, stride {stride}')
         norm_cfg = norm_cfg or dict(type='BN')
         act_cfg = act_cfg or dict(type='ReLU')
+        conv_out = out_channels if conv_out is None else conv_out
         if hidden is None:
-            hidden = out_channels // 4 if block_type == 'bottleneck' else out_channels
+            hidden = conv_out // 4 if block_type == 'bottleneck' else conv_out
         self.block_type, self.in_channels, self.out_channels = block_type, in_channels, out_channels
+        self.conv_out = conv_out
         self.hidden, self.kernel, self.groups = hidden, kernel, groups
         self.stride, self.dilation, self.token = stride, dilation, token
         pad = dilation * (kernel - 1) // 2
@@ -240,30 +255,41 @@ class ResBlock(nn.Module):
         if hidden > 0 and block_type == 'basic':
             self.conv1 = ConvModule(in_channels, hidden, kernel, stride=stride, padding=pad, dilation=dilation,
                                     groups=groups, norm_cfg=norm_cfg, act_cfg=act_cfg)
-            self.conv2 = ConvModule(hidden, out_channels, 3, padding=1, norm_cfg=norm_cfg, act_cfg=None)
+            self.conv2 = ConvModule(hidden, conv_out, 3, padding=1, norm_cfg=norm_cfg, act_cfg=None)
         elif hidden > 0:
             self.conv1 = ConvModule(in_channels, hidden, 1, norm_cfg=norm_cfg, act_cfg=act_cfg)
             self.conv2 = ConvModule(hidden, hidden, kernel, stride=stride, padding=pad, dilation=dilation,
                                     groups=groups, norm_cfg=norm_cfg, act_cfg=act_cfg)
-            self.conv3 = ConvModule(hidden, out_channels, 1, norm_cfg=norm_cfg, act_cfg=None)
+            self.conv3 = ConvModule(hidden, conv_out, 1, norm_cfg=norm_cfg, act_cfg=None)
         elif shortcut != 'identity' or stride != 1:
             raise ValueError('a bypassed ResBlock (hidden 0) needs an identity shortcut and stride 1')
-        self.downsample = ConvModule(in_channels, out_channels, 1, stride=stride, norm_cfg=norm_cfg,
+        if shortcut == 'identity' and stride != 1 and not pool_identity:
+            raise ValueError(f'an identity shortcut of a stride-{stride} block needs pool_identity (or a '
+                             "'conv' shortcut)")
+        self.downsample = ConvModule(in_channels, conv_out, 1, stride=stride, norm_cfg=norm_cfg,
                                      act_cfg=None) if shortcut == 'conv' else None
+        # parameter-free, so the state dict keeps its names
+        self.pool = nn.AvgPool2d(2, 2, ceil_mode=True) if pool_identity else None
         self.act = nn.ReLU(inplace=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        identity = self.downsample(x) if self.downsample is not None else match_width(x, self.out_channels)
+        if self.downsample is not None:
+            identity = self.downsample(x)
+        else:
+            identity = x if self.pool is None else self.pool(x)
+        identity = match_width(identity, self.out_channels)
         if self.conv1 is None:
             return identity
         y = self.conv2(self.conv1(x))
         if self.conv3 is not None:
             y = self.conv3(y)
-        return self.act(y + identity)
+        return self.act(match_width(y, self.out_channels) + identity)
 
     def extra_repr(self) -> str:
-        return (f'{self.token or self.block_type}: {self.in_channels}->{self.hidden}->{self.out_channels}, '
-                f'groups={self.groups}, stride={self.stride}, dilation={self.dilation}')
+        conv = f' (conv path {self.conv_out})' if self.conv_out != self.out_channels else ''
+        pool = ', pooled identity' if self.pool is not None else ''
+        return (f'{self.token or self.block_type}: {self.in_channels}->{self.hidden}->{self.out_channels}{conv}, '
+                f'groups={self.groups}, stride={self.stride}, dilation={self.dilation}{pool}')
 
 
 def build_block(block: Block, info: LayerInfo, spec: ArchSpec, norm_cfg: Optional[dict] = None,
@@ -296,7 +322,8 @@ def build_block(block: Block, info: LayerInfo, spec: ArchSpec, norm_cfg: Optiona
     shortcut = 'identity' if info.has_shortcut() else 'conv'
     return ResBlock(spec.block_type, info.in_channels, info.out_channels, kernel=block.kernel,
                     groups=block.groups, hidden=hidden, stride=info.stride, dilation=info.dilation,
-                    shortcut=shortcut, norm_cfg=norm_cfg, act_cfg=act_cfg, token=block.token)
+                    shortcut=shortcut, norm_cfg=norm_cfg, act_cfg=act_cfg, token=block.token,
+                    conv_out=info.conv_out(block), pool_identity=shortcut == 'identity' and info.stride != 1)
 
 
 class SearchLayer(nn.Module):

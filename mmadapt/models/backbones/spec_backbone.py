@@ -1,8 +1,8 @@
 """Backbones built from architecture specs: the derived (static) ones and the shared base.
 
 Output indices follow mmdet's and mmpretrain's conventions: for MobileNetV2-like specs 0-6 are the
-seven stages and 7 the final 1x1 conv (the spec's ``head``); for ResNets 0-3 are the four stages;
-for MobileNetV1 0-4 the five stages; for MobileNetV3 / EfficientNet specs 0..S-1 the S stages and S
+seven stages and 7 the final 1x1 conv (the spec's ``head``); for ResNets 0..S-1 the S stages (four
+for ImageNet ResNets, three for CIFAR ones); for MobileNetV1 0-4 the five stages; for MobileNetV3 / EfficientNet specs 0..S-1 the S stages and S
 the head conv. Stages after the last requested output are not built, so no parameter goes unused.
 """
 from typing import Dict, List, Optional, Sequence, Tuple, Union
@@ -41,6 +41,7 @@ class SpecBackbone(BaseModule):
     family = 'mbv2'
     searchable = False  # whether layers may hold several candidates
     super_type = 'mmadapt.SuperMobileNetV2'
+    padded_shortcuts = True  # whether it builds resnet specs with a zero-padding shortcut rule
 
     def __init__(self, spec: Union[str, Dict, ArchSpec, None] = None,
                  out_indices: Sequence[int] = None, frozen_stages: int = -1,
@@ -51,6 +52,10 @@ class SpecBackbone(BaseModule):
         if self.spec.family != self.family:
             raise ValueError(f'{type(self).__name__} builds {self.family} specs; spec {self.spec.name!r} '
                              f'is a {self.spec.family} spec')
+        if self.spec.shortcut != 'conv' and not self.padded_shortcuts:
+            raise ValueError(f"{type(self).__name__} builds resnet specs with shortcut 'conv' only; spec "
+                             f'{self.spec.name!r} has shortcut {self.spec.shortcut!r} (zero-padded, '
+                             'parameter-free shortcuts): build it with mmadapt.DerivedResNet')
         if not self.searchable and not self.spec.is_derived:
             build = (f'build it with {self.super_type}, or derive' if self.super_type else
                      f'no super-backbone builds {self.family} specs yet; derive')
@@ -192,7 +197,10 @@ class DerivedMobileNetV2(SpecBackbone):
 class DerivedResNet(DerivedMobileNetV2):
     """A ResNet built from a derived spec (basic or bottleneck blocks with kernel / groups tokens).
 
-    With no ``spec`` it is ResNet-50 (torchvision's ``resnet50`` without the classifier).
+    With no ``spec`` it is ResNet-50 (torchvision's ``resnet50`` without the classifier). It is the
+    only backbone that builds specs with zero-padded, parameter-free shortcuts (``shortcut: pad`` /
+    ``pad_proj``, Network Adjustment): the CIFAR ResNets ``'resnet20_cifar'`` .. ``'resnet110_cifar'``,
+    ``'resnet18_padded'`` and ``'resnet18_x0.8_padded'``.
     """
     family = 'resnet'
     super_type = 'mmadapt.SuperResNet'

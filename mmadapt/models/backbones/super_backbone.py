@@ -28,6 +28,7 @@ MODES = ('single', 'mixture')
 
 class SuperBackboneMixin:
     """Search interface shared by :class:`SuperMobileNetV2` and :class:`SuperResNet`."""
+    padded_shortcuts = False  # resnet specs with shortcut 'conv' only
 
     def _init_search(self, input_size: Optional[Sequence[int]]) -> None:
         self.search_layers: List[SearchLayer] = []
