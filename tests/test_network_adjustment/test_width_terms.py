@@ -97,3 +97,48 @@ def test_unsupported_specs_are_refused_with_the_reason():
         width_vars('resnet50')
     with pytest.raises(SpecError, match='searchable layers'):
         width_vars('fna_mbv2_det')
+
+
+@pytest.mark.parametrize('name,size,classes', [('resnet20_cifar', (32, 32), 100), ('resnet18_padded', (224, 224), 1000),
+                                               ('resnet56_cifar', (32, 32), 100)])
+def test_zero_padded_resnets_polynomial_and_finite_differences(name, size, classes):
+    rng = random.Random(2)
+    base = load_spec(name)
+    names = [v.name for v in width_vars(base)]
+    assert len(names) == 2 * sum(len(s.layers) for s in base.stages)  # conv1 and conv2 of every block
+    for _ in range(2):
+        ws = [max(4, int(w * rng.uniform(0.5, 1.6))) for w in get_widths(base)]
+        spec = set_widths(base, ws)
+        wc = width_cost(spec, size, classes)
+        f0 = counted(spec, size, classes)
+        assert wc.madds() == f0
+        grad = wc.gradient()
+        for i in rng.sample(range(len(ws)), 8):
+            up = list(ws)
+            up[i] += 1
+            f1 = counted(set_widths(spec, up), size, classes)
+            # away from a tie of running widths the derivative is the finite difference
+            var = wc.vars[i]
+            running_tie = var.kind == 'conv' and any(abs(up[i] - w) <= 1 for w in ws if w != ws[i])
+            if not running_tie:
+                assert f1 - f0 == grad[i], (var.name, f1 - f0, grad[i])
+
+
+def test_the_owner_of_a_zero_padded_running_width_is_explicit():
+    spec = load_spec('resnet20_cifar')
+    first = width_cost(spec, (32, 32), 100, tie='first')
+    last = width_cost(spec, (32, 32), 100, tie='last')
+    names = [v.name for v in first.vars]
+    fc = 100  # the FC term reads the final running width
+
+    def owner_of_fc(wc):
+        return [names[a] for k, a, b in wc.terms if b is None and k == fc]
+
+    # 'first': a conv takes the running width over only when strictly wider; the stem keeps stage 0's 16
+    assert owner_of_fc(first) == ['s2.b0.c']
+    assert first.consumers(names.index('s0.b0.c')) == [t for t in first.terms if names.index('s0.b0.c') in t[1:]]
+    assert len(first.consumers(names.index('s0.b0.c'))) == 1  # its own conv only: no consumer
+    # 'last': a tie hands it to the later conv
+    assert owner_of_fc(last) == ['s2.b2.c']
+    assert len(last.consumers(names.index('s0.b2.c'))) == 2  # own conv and the next block's first conv
+    assert first.madds() == last.madds() == 40_556_800
