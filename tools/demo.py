@@ -11,7 +11,7 @@ initialisation); ``benchmarks/fna_vs_seed.py`` runs that and the other controls 
     python tools/demo.py [--work-dir work_dirs/demo] [--data-root data] [--random-init]
     python tools/demo.py --method network-adjustment [--work-dir work_dirs/demo_na]
 
-Network Adjustment runs four rounds of ``configs/network_adjustment/resnet20_shapes.py`` (round 0 is
+Network Adjustment runs three rounds of ``configs/network_adjustment/resnet20_shapes.py`` (round 0 is
 the uniform ResNet-20; each later round moves channels by FLOPs utilisation ratio and rescales to
 the same MAdds), prints per round the MAdds, hold-out and test accuracy and the widths, then trains
 the best round's network and the uniform one once more with another random seed, side by side.
