@@ -148,6 +148,11 @@ def test_make_divisible_is_torchvisions():
     ('mobilenet_v2', {'family': 'vgg'}, ["unknown family 'vgg'", "['mbv1', 'mbv3']"]),
 ])
 def test_malformed_new_family_specs_name_the_problem(name, changes, expected):
+    assert_spec_error(name, changes, expected)
+
+
+def assert_spec_error(name, changes, expected):
+    """The spec ``name`` with ``changes`` fails with a message naming the spec and every ``expected`` part."""
     with pytest.raises(SpecError) as info:
         spec_from_dict(_spec(name, **changes))
     message = str(info.value)

@@ -7,6 +7,7 @@ import pytest
 from mmadapt.arch import ElasticSpace, SpecError, dump_spec, load_spec, resolve_subnet, spec_from_dict
 
 from .test_spec import _spec
+from .test_spec_families import assert_spec_error
 
 CIFAR = {'resnet20_cifar': 3, 'resnet32_cifar': 5, 'resnet56_cifar': 9, 'resnet110_cifar': 18}
 
@@ -112,12 +113,7 @@ def test_any_number_of_stages():
     ('resnet18_padded', {'stages.2.blocks.0': 'k3g1_h0'}, ['stage 2 layer 0', 'hidden width 0', 'needs stride 1']),
 ])
 def test_malformed_shortcuts_name_the_problem(name, changes, expected):
-    with pytest.raises(SpecError) as info:
-        spec_from_dict(_spec(name, **changes))
-    message = str(info.value)
-    assert f'spec {name!r}' in message
-    for part in expected:
-        assert part in message, message
+    assert_spec_error(name, changes, expected)
 
 
 def test_bypassed_layers_under_pad():

@@ -9,6 +9,8 @@ from mmadapt.models import DerivedResNet, SuperResNet
 from mmadapt.models.backbones import ElasticResNet, ResBlock
 from mmadapt.remap import seed_template
 
+from ..test_remap.test_network import randomise_bn
+
 
 def randomise(model, seed=0):
     """Random conv weights and non-trivial BN statistics and affine parameters, in eval mode."""
@@ -16,13 +18,7 @@ def randomise(model, seed=0):
     for m in model.modules():
         if isinstance(m, nn.Conv2d):
             m.weight.data.copy_(torch.randn(m.weight.shape, generator=gen) * (2 / m.weight[0].numel()) ** 0.5)
-        elif isinstance(m, nn.BatchNorm2d):
-            n = m.num_features
-            m.running_mean.copy_(torch.randn(n, generator=gen) * 0.2)
-            m.running_var.copy_(torch.rand(n, generator=gen) + 0.5)
-            m.weight.data.copy_(torch.rand(n, generator=gen) + 0.5)
-            m.bias.data.copy_(torch.randn(n, generator=gen) * 0.2)
-    return model.eval()
+    return randomise_bn(model, seed + 1)
 
 
 def test_resnet20_cifar_forward_and_structure():
