@@ -171,7 +171,8 @@ def round_config(cfg: Config, na: dict, spec, split: dict, load_from: Optional[s
     val = copy.deepcopy(cfg.train_dataloader)
     val.dataset.pipeline = _val_pipeline(cfg)
     val.dataset.indices = list(split['holdout'])
-    val.sampler = ConfigDict(type='DefaultSampler', shuffle=False)
+    # no padding of the shards: every hold-out sample is scored once (FUR sums are all-reduced)
+    val.sampler = ConfigDict(type='DefaultSampler', shuffle=False, round_up=False)
     src = cfg.get('val_dataloader') or cfg.get('test_dataloader')
     val.batch_size = src.get('batch_size', val.batch_size)
     val.pop('batch_sampler', None)
@@ -299,6 +300,7 @@ def run_pipeline(config, work_dir: Optional[str] = None, cfg_options: Optional[d
                                         names=list(drops))
             fur = compute_fur(runner.model, runner.val_dataloader, drops, rates, fur_cfg['repeats'],
                               fur_cfg['seed'] + t, fur_cfg['metric'], fur_cfg['max_batches'])
+            _check_identical(fur['fur'], rname)
             nxt, step = adjustment_step(spec, init_widths, fur['fur'], t, na, cost, target, num_stages,
                                         f'{seed_spec.name}_na{t + 1}')
             shared = [nxt.to_dict() if is_main_process() else None]
@@ -324,6 +326,18 @@ def run_pipeline(config, work_dir: Optional[str] = None, cfg_options: Optional[d
         rounds.append(record)
         prev_ckpt, prev_spec = ckpt, spec
     return _write_summary(root, na, rounds, target, cost.unit, init_widths, seed_spec, num_stages)
+
+
+def _check_identical(fur: List[float], rname: str) -> None:
+    """Under DDP, check that every rank holds the same FUR (all-reduced sums); log it."""
+    from mmengine.dist import all_gather_object, get_world_size
+    world = get_world_size()
+    if world == 1:
+        return
+    gathered = all_gather_object(list(fur))
+    if any(g != gathered[0] for g in gathered):
+        raise RuntimeError(f'network adjustment: the FUR of {rname} differs between ranks: {gathered}')
+    print_log(f'network adjustment: FUR identical on {world} ranks after {rname}', logger='current')
 
 
 def _initial_weights(na, t, spec, prev_spec, prev_ckpt, rdir, out_indices) -> Optional[str]:
