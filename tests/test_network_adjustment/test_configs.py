@@ -41,7 +41,7 @@ def test_config_settings_and_seed_cost(path):
     assert len(cost.sensitivities(seed)) > 0
 
 
-@pytest.mark.parametrize('name', ['resnet20_shapes.py', 'resnet18_x0.8_shapes.py', 'retinanet_mbv2_shapes.py'])
+@pytest.mark.parametrize('name', [osp.basename(c) for c in CONFIGS])
 def test_a_round_model_builds_with_the_rounds_widths(name):
     import torch
     from mmengine.registry import MODELS, init_default_scope

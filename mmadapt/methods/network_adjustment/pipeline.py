@@ -366,15 +366,22 @@ def _initial_weights(na, t, spec, prev_spec, prev_ckpt, rdir, out_indices) -> Op
 
 
 def _draw_widths(path: str, names: List[str], rounds: List[Dict], best: int) -> None:
+    """Bars of the widths, layer by layer: round 0 (the start), the best round and the last round."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
+    shown = list(dict.fromkeys([0, best, len(rounds) - 1]))
+    labels = {0: 'round 0 (start)', best: f'round {best} (best)', len(rounds) - 1: f'round {len(rounds) - 1} (last)'}
+    if best == 0:
+        labels[0] = 'round 0 (start, best)'
+    colours = ['#9aa7b1', '#d95f02', '#7570b3']
     n = len(names)
     fig, ax = plt.subplots(figsize=(max(6, 0.45 * n), 3.5))
-    x = list(range(n))
-    ax.bar([i - 0.2 for i in x], rounds[0]['widths'], width=0.4, label='round 0 (start)', color='#9aa7b1')
-    ax.bar([i + 0.2 for i in x], rounds[best]['widths'], width=0.4, label=f'round {best} (best)', color='#d95f02')
-    ax.set_xticks(x)
+    width = 0.8 / len(shown)
+    for j, t in enumerate(shown):
+        offset = (j - (len(shown) - 1) / 2) * width
+        ax.bar([i + offset for i in range(n)], rounds[t]['widths'], width=width, label=labels[t], color=colours[j])
+    ax.set_xticks(list(range(n)))
     ax.set_xticklabels(names, rotation=70, fontsize=7)
     ax.set_ylabel('channels')
     ax.legend(fontsize=8)
