@@ -159,18 +159,22 @@ def fit_input_widths(model: ConfigDict, spec) -> None:
         model.head.in_channels = widths[-1]
 
 
-def round_config(cfg: Config, na: dict, spec, split: dict, load_from: Optional[str]) -> Config:
-    """The config that trains the network of ``spec`` for one round."""
-    rcfg = cfg.copy()
+def round_config(cfg: Config, na: dict, spec, split_file: str, load_from: Optional[str]) -> Config:
+    """The config that trains the network of ``spec`` for one round (the split read from ``split_file``)."""
+    rcfg = copy.deepcopy(cfg)  # Config.copy() is shallow: the rounds must not share (and alter) one dict
     rcfg.pop('network_adjustment', None)
     rcfg.model.backbone.spec = spec.to_dict()
     fit_input_widths(rcfg.model, spec)
     if load_from:  # the weights come from the remapped checkpoint
         rcfg.model.backbone.pop('init_cfg', None)
-    rcfg.train_dataloader.dataset.indices = list(split['train'])
+    train_set = copy.deepcopy(cfg.train_dataloader.dataset)
+    rcfg.train_dataloader.dataset = ConfigDict(type='mmadapt.IndexedSubset', dataset=train_set,
+                                               indices_file=osp.abspath(split_file), key='train')
     val = copy.deepcopy(cfg.train_dataloader)
-    val.dataset.pipeline = _val_pipeline(cfg)
-    val.dataset.indices = list(split['holdout'])
+    held = copy.deepcopy(train_set)
+    held.pipeline = _val_pipeline(cfg)
+    val.dataset = ConfigDict(type='mmadapt.IndexedSubset', dataset=held, indices_file=osp.abspath(split_file),
+                             key='holdout')
     # no padding of the shards: every hold-out sample is scored once (FUR sums are all-reduced)
     val.sampler = ConfigDict(type='DefaultSampler', shuffle=False, round_up=False)
     src = cfg.get('val_dataloader') or cfg.get('test_dataloader')
@@ -262,7 +266,7 @@ def run_pipeline(config, work_dir: Optional[str] = None, cfg_options: Optional[d
     if floor > target * (1 + na['cost']['tolerance']):
         raise BudgetError(f"network_adjustment.cost.target {target:.6g} {cost.unit} cannot be met: with every width at "
                           f"the minimum {na['adjust']['min_width']} the network costs {floor:.6g}")
-    split = holdout_split(cfg, na, root)
+    holdout_split(cfg, na, root)  # written to holdout.json, which the rounds' datasets read
     if not resume:
         clear_done(root, [_round(t) for t in range(na['rounds'])])
     rounds: List[Dict] = []
@@ -284,7 +288,7 @@ def run_pipeline(config, work_dir: Optional[str] = None, cfg_options: Optional[d
             dump_spec(spec, osp.join(rdir, 'spec.yaml'))
         barrier()
         load_from = _initial_weights(na, t, spec, prev_spec, prev_ckpt, rdir, out_indices)
-        rcfg = round_config(cfg, na, spec, split, load_from)
+        rcfg = round_config(cfg, na, spec, osp.join(root, HOLDOUT), load_from)
         print_log(f'network adjustment: {rname}, {cost(spec):.6g} {cost.unit} (target {target:.6g}): '
                   f'{spec.describe()}', logger='current')
         runner, seconds = run_stage(rcfg, rdir, launcher, resume, f'{name}_{rname}')
