@@ -219,3 +219,21 @@ def test_two_processes_measure_the_same_fur_and_adjust_alike(data32, tmp_path):
     summary = json.loads((work / 'summary.json').read_text())
     assert abs(summary['rounds'][1]['cost_error']) <= 0.03
     assert get_widths(load_spec(str(work / 'round_1' / 'spec.yaml'))) == summary['rounds'][1]['widths']
+
+
+def test_a_detectors_backbone_is_adjusted_with_the_detectors_loss(shapes_root, tmp_path):
+    """RetinaNet-MobileNetV2 (beyond the paper): FUR from the detector's own loss, the FPN follows the widths."""
+    config = osp.join(osp.dirname(CONFIG), 'retinanet_mbv2_shapes.py')
+    data = str(shapes_root / 'det') + '/'
+    opts = {'data_root': data, 'train_dataloader.dataset.data_root': data, 'val_dataloader.dataset.data_root': data,
+            'test_dataloader.dataset.data_root': data, 'val_evaluator.ann_file': data + 'annotations/train.json',
+            'test_evaluator.ann_file': data + 'annotations/val.json', 'train_cfg.max_epochs': 1,
+            'train_cfg.val_interval': 1, 'train_dataloader.batch_size': 4, 'network_adjustment.rounds': 2,
+            'network_adjustment.holdout.size': 4, 'network_adjustment.fur.repeats': 1,
+            'model.test_cfg.score_thr': 0.0, 'log_level': 'WARNING'}
+    from mmadapt.methods.network_adjustment import run_pipeline
+    summary = run_pipeline(config, work_dir=str(tmp_path / 'det'), cfg_options=opts)
+    r0, r1 = summary['rounds']
+    assert summary['select_metric'] == 'coco/bbox_mAP' and 'coco/bbox_mAP' in r1['test']
+    assert abs(r1['cost_error']) <= 0.01 and r1['widths'] != r0['widths']
+    assert any(f != 0 for f in r0['fur'])  # the detector's loss moved when a layer dropped channels
