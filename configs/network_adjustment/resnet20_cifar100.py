@@ -6,7 +6,7 @@
 # conv widths on the hold-out, grows the 6 (decaying) most useful and shrinks the 6 least, rescales
 # back to 40.56M MAdds (the stem conv and the FC counted; 40.1M without the stem, as the paper
 # writes it). The best round on the hold-out is the result (best_spec.yaml); retrain it on the whole
-# training set with the baseline recipe (configs/network_adjustment/README).
+# training set with the seed's recipe (README, "Network Adjustment").
 _base_ = [
     'mmpretrain::_base_/datasets/cifar100_bs16.py',
     'mmpretrain::_base_/default_runtime.py',
