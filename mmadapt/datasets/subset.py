@@ -10,14 +10,51 @@ takes minutes on such a list; so the indices stay in one file of the work dir an
 """
 import copy
 import json
-from typing import Sequence
+from typing import List, Sequence, Tuple
+
+import numpy as np
+from torch.utils.data import Dataset
 
 from mmadapt.registry import DATASETS
 
 
+def seeded_split(n: int, k: int, seed: int) -> Tuple[List[int], List[int]]:
+    """A deterministic split of ``range(n)`` into (the rest, ``k`` drawn items), both sorted."""
+    if not 0 < k < n:
+        raise ValueError(f'cannot draw {k} of {n} items and leave both parts non-empty')
+    perm = np.random.default_rng(seed).permutation(n)
+    return sorted(perm[k:].tolist()), sorted(perm[:k].tolist())
+
+
+class SplitDataset(Dataset):
+    """The items ``indices`` of a built ``dataset``, in that order (keeps ``metainfo``)."""
+
+    def __init__(self, dataset, indices: Sequence[int]):
+        self.dataset = dataset
+        self.indices = [int(i) for i in indices]
+
+    @property
+    def metainfo(self):
+        return getattr(self.dataset, 'metainfo', {})
+
+    def full_init(self) -> None:
+        if hasattr(self.dataset, 'full_init'):
+            self.dataset.full_init()
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, idx):
+        return self.dataset[self.indices[idx]]
+
+    def get_data_info(self, idx):
+        """As the wrapped dataset's (batch samplers group items by their image shape)."""
+        return self.dataset.get_data_info(self.indices[idx])
+
+
 @DATASETS.register_module()
-class IndexedSubset:
-    """The samples ``indices_file[key]`` of ``dataset``, in that order.
+class IndexedSubset(SplitDataset):
+    """A :class:`SplitDataset` built from configs: the samples ``indices_file[key]`` of ``dataset``.
 
     Args:
         dataset: a dataset config (built in the current default scope) or a built dataset.
@@ -27,7 +64,7 @@ class IndexedSubset:
 
     def __init__(self, dataset, indices_file: str, key: str, lazy_init: bool = False):
         from mmengine.registry import DATASETS as ROOT_DATASETS
-        self.dataset = ROOT_DATASETS.build(copy.deepcopy(dataset)) if isinstance(dataset, dict) else dataset
+        dataset = ROOT_DATASETS.build(copy.deepcopy(dataset)) if isinstance(dataset, dict) else dataset
         self.indices_file, self.key = indices_file, key
         try:
             with open(indices_file, encoding='utf-8') as f:
@@ -36,30 +73,12 @@ class IndexedSubset:
             raise ValueError(f'IndexedSubset: cannot read the indices file {indices_file}: {e}') from None
         if not isinstance(split, dict) or not isinstance(split.get(key), list):
             raise ValueError(f'IndexedSubset: {indices_file} has no list of indices under {key!r}')
-        indices: Sequence[int] = split[key]
-        n = len(self.dataset)
-        bad = [i for i in indices if not isinstance(i, int) or isinstance(i, bool) or not 0 <= i < n]
+        n = len(dataset)
+        bad = [i for i in split[key] if not isinstance(i, int) or isinstance(i, bool) or not 0 <= i < n]
         if bad:
             raise ValueError(f'IndexedSubset: {indices_file}[{key!r}] holds {len(bad)} indices outside the dataset '
                              f'of {n} samples (e.g. {bad[:3]}); was the split made for another dataset?')
-        self.indices = list(indices)
-
-    @property
-    def metainfo(self) -> dict:
-        return copy.deepcopy(self.dataset.metainfo)
-
-    def full_init(self) -> None:
-        if hasattr(self.dataset, 'full_init'):
-            self.dataset.full_init()
-
-    def get_data_info(self, idx: int) -> dict:
-        return self.dataset.get_data_info(self.indices[idx])
-
-    def __getitem__(self, idx: int):
-        return self.dataset[self.indices[idx]]
-
-    def __len__(self) -> int:
-        return len(self.indices)
+        super().__init__(dataset, split[key])
 
     def __repr__(self) -> str:
         return f'IndexedSubset({len(self)} of {len(self.dataset)} samples, {self.indices_file}[{self.key!r}])'

@@ -34,6 +34,12 @@ class DeviceAwareDDP(MMDistributedDataParallel):
         super().__init__(module=module, device_ids=device_ids, **kwargs)
 
 
+def unwrap(model):
+    """The model inside a DDP (or other mmengine) wrapper, or the model itself."""
+    from mmengine.model import is_model_wrapper
+    return model.module if is_model_wrapper(model) else model
+
+
 def _has_accelerator() -> bool:
     return torch.cuda.is_available()
 

@@ -169,22 +169,31 @@ def run_stage(cfg: Config, work_dir: str, launcher: str, resume: bool, name: str
     return runner, time.time() - t0
 
 
-def read_results(work_dir: str, error: Type[Exception] = PipelineFileError) -> dict:
-    """The metrics of a stage's run from ``<work_dir>/results.json``: the test's, else the last validation's.
+def read_run_metrics(work_dir: str, error: Type[Exception] = PipelineFileError) -> dict:
+    """``dict(val=..., test=...)``: the last validation's and the test's metrics in ``<work_dir>/results.json``.
 
-    No file: ``{}``. An unreadable one (a run killed while writing it) raises ``error`` naming it.
+    No file, or no evaluation of a kind: ``{}`` for it. An unreadable file (a run killed while writing
+    it) raises ``error`` naming it.
     """
     path = osp.join(work_dir, 'results.json')
     if not osp.isfile(path):
-        return {}
+        return dict(val={}, test={})
     try:
         res = read_json_object(path)
     except (OSError, ValueError) as e:
         raise error(f'{path}: cannot read the results of the run ({e}); it may have been killed while '
                     'writing it: test the checkpoint again (tools/test.py) or rerun the stage') from None
-    if res.get('test'):
-        return res['test'].get('metrics', {})
-    return res['val'][-1]['metrics'] if res.get('val') else {}
+    return dict(val=res['val'][-1]['metrics'] if res.get('val') else {},
+                test=res['test'].get('metrics', {}) if res.get('test') else {})
+
+
+def read_results(work_dir: str, error: Type[Exception] = PipelineFileError) -> dict:
+    """The metrics of a stage's run from ``<work_dir>/results.json``: the test's, else the last validation's.
+
+    No file: ``{}``. An unreadable one (a run killed while writing it) raises ``error`` naming it.
+    """
+    metrics = read_run_metrics(work_dir, error)
+    return metrics['test'] or metrics['val']
 
 
 def count_network(cfg: Config, size) -> dict:

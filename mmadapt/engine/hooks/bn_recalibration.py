@@ -29,7 +29,7 @@ class BNRecalibrationHook(Hook):
         self.iters, self.freeze = int(iters), config_bool(freeze, 'BNRecalibrationHook.freeze')
 
     def before_train(self, runner) -> None:
-        from mmadapt.engine.loops.arch_adapt import unwrap
+        from mmadapt.engine.launch import unwrap
         model = unwrap(runner.model)
         bns = [m for m in model.backbone.modules() if isinstance(m, _BatchNorm)]
         momenta = [m.momentum for m in bns]

@@ -39,37 +39,17 @@ import torch.distributed as dist
 from mmengine.dist import get_dist_info, is_main_process
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
-from mmengine.model import is_model_wrapper
 from mmengine.registry import DATASETS
 from mmengine.runner import EpochBasedTrainLoop
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader
 
+from mmadapt.datasets.subset import SplitDataset, seeded_split
 from mmadapt.registry import HOOKS, LOOPS
 from mmadapt.utils.fileio import atomic_write, atomic_write_text
 
+from ..launch import unwrap
+
 STATE_KEY = 'mmadapt_arch_adapt'
-
-
-class SplitDataset(Dataset):
-    """The items ``indices`` of ``dataset`` (keeps ``metainfo``), for the weight / architecture split."""
-
-    def __init__(self, dataset, indices: Sequence[int]):
-        self.dataset = dataset
-        self.indices = [int(i) for i in indices]
-
-    @property
-    def metainfo(self):
-        return getattr(self.dataset, 'metainfo', {})
-
-    def __len__(self) -> int:
-        return len(self.indices)
-
-    def __getitem__(self, idx):
-        return self.dataset[self.indices[idx]]
-
-    def get_data_info(self, idx):
-        """As the wrapped dataset's (batch samplers group items by their image shape)."""
-        return self.dataset.get_data_info(self.indices[idx])
 
 
 def split_indices(n: int, arch_ratio: float, seed: int):
@@ -79,12 +59,7 @@ def split_indices(n: int, arch_ratio: float, seed: int):
     n_arch = int(round(n * arch_ratio))
     if n_arch < 1 or n_arch >= n:
         raise ValueError(f'arch_ratio {arch_ratio} of {n} training items leaves an empty part')
-    perm = np.random.default_rng(seed).permutation(n)
-    return sorted(perm[n_arch:].tolist()), sorted(perm[:n_arch].tolist())
-
-
-def unwrap(model):
-    return model.module if is_model_wrapper(model) else model
+    return seeded_split(n, n_arch, seed)
 
 
 @LOOPS.register_module()

@@ -24,13 +24,10 @@ from typing import Dict, List, Optional, Sequence
 import torch
 from mmengine.dist import all_reduce, get_dist_info
 
+from mmadapt.engine.launch import unwrap
 from mmadapt.models.channel_dropout import ChannelDropout, set_dropout_rates
 
 METRICS = ('loss', 'acc')
-
-
-def _unwrap(model):
-    return model.module if hasattr(model, 'module') else model
 
 
 def _batch_score(model, data, metric: str):
@@ -73,7 +70,7 @@ def compute_fur(model, dataloader, drops: Dict[str, ChannelDropout], rates: Sequ
         raise ValueError(f'{len(drops)} channel dropouts, got {len(rates)} rates')
     if repeats < 1:
         raise ValueError(f'repeats must be at least 1, got {repeats}')
-    net = _unwrap(model)
+    net = unwrap(model)
     was_training = net.training
     net.eval()
     rank, _ = get_dist_info()

@@ -3,13 +3,14 @@ from typing import Dict, Optional
 
 from mmengine.hooks import Hook
 
+from mmadapt.engine.launch import unwrap
 from mmadapt.models.channel_dropout import ChannelDropout, attach_channel_dropout, set_dropout_rates
 from mmadapt.registry import HOOKS
 from mmadapt.utils.config_values import config_bool
 
 
 def _backbone(runner):
-    model = runner.model.module if hasattr(runner.model, 'module') else runner.model
+    model = unwrap(runner.model)
     if not hasattr(model, 'backbone'):
         raise TypeError(f'ChannelDropoutHook needs a model with a backbone, got {type(model).__name__}')
     return model.backbone

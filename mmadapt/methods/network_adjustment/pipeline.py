@@ -28,7 +28,6 @@ import json
 import logging
 import os
 import os.path as osp
-import random
 from typing import Callable, Dict, List, Optional
 
 from mmengine.config import Config, ConfigDict
@@ -37,8 +36,9 @@ from mmengine.logging import print_log
 
 from mmadapt.arch import dump_spec, load_spec
 from mmadapt.arch.widths import get_widths, set_widths, width_vars
-from mmadapt.engine.pipeline import (clear_done, mark_done, read_done, run_stage, stage_dir, stored_path,
-                                     resolve_stored_path)
+from mmadapt.engine.launch import unwrap
+from mmadapt.engine.pipeline import (PipelineFileError, clear_done, mark_done, read_done, read_run_metrics, run_stage,
+                                     stage_dir, stored_path, resolve_stored_path)
 from mmadapt.utils.config_values import check_option_keys
 from mmadapt.utils.fileio import atomic_write_text, read_json_object
 
@@ -46,6 +46,10 @@ from .adjust import BudgetError, adjust_widths, drop_rates, k_schedule, rescale_
 from .settings import NAConfigError, na_settings
 
 HOLDOUT = 'holdout.json'
+
+
+class NAFileError(PipelineFileError):
+    """A file of a Network Adjustment work dir that cannot be read; the message names it."""
 
 
 def _round(t: int) -> str:
@@ -127,9 +131,9 @@ def holdout_split(cfg: Config, na: dict, root: str) -> Dict[str, List[int]]:
                 return split
         except (OSError, ValueError):
             pass
-    perm = list(range(n))
-    random.Random(na['holdout']['seed']).shuffle(perm)
-    split = dict(num_samples=n, seed=na['holdout']['seed'], holdout=sorted(perm[:h]), train=sorted(perm[h:]))
+    from mmadapt.datasets import seeded_split
+    train, holdout = seeded_split(n, h, na['holdout']['seed'])  # the FNA++ search splits its data alike
+    split = dict(num_samples=n, seed=na['holdout']['seed'], holdout=holdout, train=train)
     if is_main_process():
         os.makedirs(root, exist_ok=True)
         atomic_write_text(path, json.dumps(split) + '\n')
@@ -201,17 +205,6 @@ def _check_val_interval(cfg: Config) -> None:
         raise NAConfigError(f'network_adjustment: train_cfg.val_interval {interval} does not divide max_epochs '
                             f'{max_epochs}; every round must end with a validation on the hold-out split (it picks '
                             'the best round)')
-
-
-def _results(rdir: str) -> Dict:
-    path = osp.join(rdir, 'results.json')
-    try:
-        res = read_json_object(path)
-    except (OSError, ValueError) as e:
-        raise NAConfigError(f'{path}: cannot read the results of the round ({e})') from None
-    val = res['val'][-1]['metrics'] if res.get('val') else {}
-    test = res['test'].get('metrics', {}) if res.get('test') else {}
-    return dict(holdout=val, test=test)
 
 
 def _pick_metric(metrics: Dict, key: Optional[str]) -> Optional[str]:
@@ -289,14 +282,16 @@ def run_pipeline(config, work_dir: Optional[str] = None, cfg_options: Optional[d
         barrier()
         load_from = _initial_weights(na, t, spec, prev_spec, prev_ckpt, rdir, out_indices)
         rcfg = round_config(cfg, na, spec, osp.join(root, HOLDOUT), load_from)
-        print_log(f'network adjustment: {rname}, {cost(spec):.6g} {cost.unit} (target {target:.6g}): '
+        spec_cost = cost(spec)
+        print_log(f'network adjustment: {rname}, {spec_cost:.6g} {cost.unit} (target {target:.6g}): '
                   f'{spec.describe()}', logger='current')
         runner, seconds = run_stage(rcfg, rdir, launcher, resume, f'{name}_{rname}')
-        results = _results(rdir)
-        record = dict(round=t, spec=spec.describe(), widths=get_widths(spec, num_stages), cost=cost(spec),
-                      cost_error=(cost(spec) - target) / target, seconds=seconds, **results)
+        metrics = read_run_metrics(rdir, error=NAFileError)
+        record = dict(round=t, spec=spec.describe(), widths=get_widths(spec, num_stages), cost=spec_cost,
+                      cost_error=(spec_cost - target) / target, seconds=seconds, holdout=metrics['val'],
+                      test=metrics['test'])
         if t + 1 < na['rounds']:
-            backbone = (runner.model.module if hasattr(runner.model, 'module') else runner.model).backbone
+            backbone = unwrap(runner.model).backbone
             drops = attach_channel_dropout(backbone, (na['dropout'] or {}).get('mode', 'bernoulli'))
             sens = cost.sensitivities(spec)
             fur_cfg = na['fur']
