@@ -9,6 +9,7 @@ Usage mirrors mmdet's ``tools/train.py``::
 A config with an ``fna`` dict runs the FNA++ pipeline (mmadapt.engine.fna): architecture adaptation,
 derivation, remapping, parameter adaptation and test, each stage in its own folder of the work dir;
 ``--stage arch|param|seed`` runs one stage, ``--derived-spec FILE`` adapts a given architecture.
+A config with a ``dna`` dict runs DNA's search, derivation and training (mmadapt.methods.dna).
 A config with a ``network_adjustment`` dict runs Network Adjustment's rounds
 (mmadapt.methods.network_adjustment): one folder per round, ``--resume`` skips the finished ones.
 """
@@ -66,6 +67,16 @@ def main(argv=None):
                      'its rounds in order (--resume skips the finished ones)')
         run_na(args.config, work_dir=args.work_dir, cfg_options=args.cfg_options, launcher=args.launcher,
                resume=args.resume == 'auto')
+        return
+    if cfg_file is not None and 'dna' in cfg_file:
+        from mmadapt.methods.dna import run_pipeline as run_dna
+        if args.resume not in (None, 'auto'):
+            sys.exit('error: DNA configs resume each stage from its own folder: use --resume without a path')
+        if args.stage != 'all' or args.derived_spec:
+            sys.exit('error: --stage and --derived-spec are for FNA configs; a DNA config runs its stages in order '
+                     '(--resume skips the finished ones)')
+        run_dna(args.config, work_dir=args.work_dir, cfg_options=args.cfg_options, launcher=args.launcher,
+                resume=args.resume == 'auto')
         return
     if cfg_file is not None and 'fna' in cfg_file:
         from mmadapt.engine.fna import run_pipeline

@@ -267,3 +267,17 @@ def load_summary_file(root: str, log: Optional[Callable] = None) -> dict:
         if is_main_process():
             shutil.copyfile(path, path + '.corrupt')
         return {}
+
+
+def fit_input_widths(model, spec) -> None:
+    """Make the layers after the backbone read the widths of ``spec``: an FPN-like neck's
+    ``in_channels`` list, else a classifier head's ``in_channels`` (after a global pool)."""
+    channels = spec.stage_out_channels() + ([spec.head['out_channels']] if spec.head else [])
+    out_indices = model.backbone.get('out_indices') or (len(channels) - 1, )
+    widths = [channels[i] for i in out_indices]
+    neck = model.get('neck')
+    if isinstance(neck, dict) and isinstance(neck.get('in_channels'), (list, tuple)):
+        neck.in_channels = widths
+    elif isinstance(model.get('head'), dict) and 'in_channels' in model.head and \
+            (neck is None or (isinstance(neck, dict) and 'in_channels' not in neck)):
+        model.head.in_channels = widths[-1]

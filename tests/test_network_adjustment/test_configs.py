@@ -9,7 +9,8 @@ from mmengine.config import Config
 from mmadapt.arch import load_spec
 from mmadapt.arch.widths import set_widths
 from mmadapt.methods.network_adjustment import na_settings
-from mmadapt.methods.network_adjustment.pipeline import RoundCost, fit_input_widths
+from mmadapt.engine.pipeline import fit_input_widths
+from mmadapt.methods.network_adjustment.pipeline import RoundCost
 
 ROOT = osp.join(osp.dirname(__file__), '..', '..', 'configs', 'network_adjustment')
 CONFIGS = sorted(glob.glob(osp.join(ROOT, '*.py')))

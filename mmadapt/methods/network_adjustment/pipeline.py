@@ -28,7 +28,7 @@ import json
 import logging
 import os
 import os.path as osp
-from typing import Callable, Dict, List, Optional
+from typing import Dict, List, Optional
 
 from mmengine.config import Config, ConfigDict
 from mmengine.dist import barrier, broadcast_object_list, is_main_process
@@ -37,7 +37,8 @@ from mmengine.logging import print_log
 from mmadapt.arch import dump_spec, load_spec
 from mmadapt.arch.widths import get_widths, set_widths, width_vars
 from mmadapt.engine.launch import unwrap
-from mmadapt.engine.pipeline import (PipelineFileError, clear_done, mark_done, read_done, read_run_metrics, run_stage,
+from mmadapt.engine.pipeline import (PipelineFileError, clear_done, fit_input_widths, mark_done, read_done,
+                                     read_run_metrics, run_stage,
                                      stage_dir, stored_path, resolve_stored_path)
 from mmadapt.utils.config_values import check_option_keys
 from mmadapt.utils.fileio import atomic_write_text, read_json_object
@@ -147,20 +148,6 @@ def _val_pipeline(cfg: Config):
         raise NAConfigError('network_adjustment: the hold-out split is evaluated with the pipeline of '
                             'val_dataloader.dataset (or test_dataloader.dataset); the config has neither')
     return copy.deepcopy(val.dataset.pipeline)
-
-
-def fit_input_widths(model: ConfigDict, spec) -> None:
-    """Make the layers after the backbone read the widths of ``spec``: an FPN-like neck's
-    ``in_channels`` list, else a classifier head's ``in_channels`` (after a global pool)."""
-    channels = spec.stage_out_channels() + ([spec.head['out_channels']] if spec.head else [])
-    out_indices = model.backbone.get('out_indices') or (len(channels) - 1, )
-    widths = [channels[i] for i in out_indices]
-    neck = model.get('neck')
-    if isinstance(neck, dict) and isinstance(neck.get('in_channels'), (list, tuple)):
-        neck.in_channels = widths
-    elif isinstance(model.get('head'), dict) and 'in_channels' in model.head and \
-            (neck is None or (isinstance(neck, dict) and 'in_channels' not in neck)):
-        model.head.in_channels = widths[-1]
 
 
 def round_config(cfg: Config, na: dict, spec, split_file: str, load_from: Optional[str]) -> Config:

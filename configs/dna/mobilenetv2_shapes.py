@@ -1,0 +1,30 @@
+# DNA on the built-in shapes classification data at 32x32: MobileNetV2 1.0 adapted to 60% of its MAdds
+# (width and depth), CPU-sized: 1 warm-up epoch, 3 rounds of half an epoch of phase 1 and of phase 2
+# (the paper: 15, 25, 1.5, 0.5 on ImageNet). The seed is trained first with the same recipe as every
+# other row of the summary (seed, DNA target, uniformly scaled seed of equal MAdds), from scratch.
+#   python tools/train.py configs/dna/mobilenetv2_shapes.py      (tools/demo.py --method dna runs it)
+_base_ = '../baselines/mobilenetv2_shapes_cls.py'
+shapes = dict(task='cls', num_train=2000, num_val=400, size=32, seed=0)
+data_root = 'data/shapes_cls32/'
+train_dataloader = dict(batch_size=64, persistent_workers=False, dataset=dict(data_root=data_root))
+val_dataloader = dict(batch_size=100, persistent_workers=False, dataset=dict(data_root=data_root))
+test_dataloader = val_dataloader
+max_epochs = 8
+train_cfg = dict(by_epoch=True, max_epochs=max_epochs, val_interval=max_epochs)
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0, end=25),
+    dict(type='CosineAnnealingLR', T_max=max_epochs, by_epoch=True, begin=0, end=max_epochs, eta_min=1e-5)
+]
+optim_wrapper = dict(optimizer=dict(_delete_=True, type='AdamW', lr=3e-3, weight_decay=0.01))
+default_hooks = dict(logger=dict(interval=10), checkpoint=dict(interval=1, max_keep_ckpts=1))
+dna = dict(
+    seed=dict(checkpoint='train'),  # train the seed with this recipe first; the search starts from it
+    budget_ratio=0.6,
+    search=dict(rounds=3, warmup_epochs=1, phase1_epochs=0.5, phase2_epochs=0.5, num_subnets=2, groups=10,
+                max_groups=20, max_blocks=1, lam=0.1, arch_ratio=0.25,
+                arch_optim=dict(type='Adam', lr=0.05, betas=(0.9, 0.999), weight_decay=0.0),
+                optim_wrapper=dict(optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.01))),
+    cost=dict(input_size=(32, 32), num_classes=4),
+    target=dict(init='scratch'),
+    compare=('seed', 'uniform'),
+)

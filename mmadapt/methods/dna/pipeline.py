@@ -1,0 +1,344 @@
+"""DNA end to end behind ``python tools/train.py <config with a dna dict>``: search -> derive -> train -> test.
+
+A DNA config is an ordinary task config (mmpretrain, mmdet, ...) whose backbone is the seed network
+(``mmadapt.DerivedMobileNetV2`` / ``DerivedResNet`` / ``DerivedMobileNetV1``), plus a ``dna`` dict
+(:mod:`.settings`). Stages, each a folder of the work dir::
+
+    seed/          (with dna.seed.checkpoint='train' or 'seed' in dna.compare) the seed trained with the
+                   config's recipe; its test metric is the seed's row of the summary
+    search/        the three-phase search (mmadapt.DNALoop) on an elastic network built at the bank
+                   spec, the seed's weights remapped into it: rounds/round_<i>.yaml|png, rounds.json
+    target/        the target network (target.yaml, the expected network of Sec. 3.5 by default) trained
+                   with the config's recipe, from scratch (the paper) or from the super-net (beyond it)
+    markov_<k>/    (dna.target.markov > 0) Markov-sampled networks within the budget, trained the same way
+    uniform/       (with 'uniform' in dna.compare) the seed with every width scaled by one factor to the
+                   target's MAdds, trained the same way
+    summary.json, summary.md
+
+``--resume`` skips finished stages and resumes a stage's run from its own checkpoints (the search
+mid-round included).
+"""
+import copy
+import json
+import logging
+import os
+import os.path as osp
+from typing import Dict, List, Optional
+
+import torch
+from mmengine.config import Config, ConfigDict
+from mmengine.dist import barrier, is_main_process
+from mmengine.logging import print_log
+
+from mmadapt.arch import dump_spec, load_spec
+from mmadapt.arch.widths import get_widths, set_widths, width_vars
+from mmadapt.cost.rescale import BudgetError, rescale_widths
+from mmadapt.engine.pipeline import (PipelineFileError, clear_done, count_network, fit_input_widths, mark_done,
+                                     read_done, read_run_metrics, resolve_stored_path, run_stage, stage_dir,
+                                     stored_path)
+from mmadapt.utils.config_values import check_option_keys
+from mmadapt.utils.fileio import atomic_write_text
+
+from .settings import DNAConfigError, dna_settings
+from .space import DNASpace, UnitGroups, bank_spec, unit_groups, width_options
+
+ELASTIC = {'mbv2': 'mmadapt.ElasticMobileNetV2', 'resnet': 'mmadapt.ElasticResNet', 'mbv1': 'mmadapt.ElasticMobileNetV1'}
+
+
+class DNAFileError(PipelineFileError):
+    """A file of a DNA work dir that cannot be read; the message names it."""
+
+
+def _max_blocks(seed, search: dict) -> List[int]:
+    mb = search['max_blocks']
+    if isinstance(mb, int):
+        return [st.depth + mb for st in seed.stages]
+    if len(mb) != len(seed.stages):
+        raise DNAConfigError(f'dna.search.max_blocks has {len(mb)} entries, the seed {len(seed.stages)} stages')
+    return list(mb)
+
+
+def train_config(cfg: Config, spec, load_from: Optional[str] = None) -> Config:
+    """The config that trains the derived network of ``spec`` with the config's own recipe."""
+    tcfg = copy.deepcopy(cfg)
+    tcfg.pop('dna', None)
+    tcfg.model.backbone.spec = spec.to_dict()
+    tcfg.model.backbone.pop('init_cfg', None)  # from scratch, or from load_from
+    fit_input_widths(tcfg.model, spec)
+    tcfg.load_from = load_from
+    return tcfg
+
+
+def search_config(cfg: Config, dna: dict, seed, bank, load_from: Optional[str]) -> Config:
+    """The search run's config: the elastic network of the bank spec and ``mmadapt.DNALoop``."""
+    s = dna['search']
+    scfg = copy.deepcopy(cfg)
+    scfg.pop('dna', None)
+    derived = scfg.model.backbone
+    backbone = dict(type=ELASTIC[seed.family], spec=bank.to_dict(), pad_outputs=True)
+    for key in ('out_indices', 'norm_cfg', 'act_cfg', 'frozen_stages', 'norm_eval'):
+        if key in derived:
+            backbone[key] = derived[key]
+    scfg.model.backbone = ConfigDict(backbone)
+    fit_input_widths(scfg.model, bank)
+    loop = dict(type='mmadapt.DNALoop', seed_spec=seed.to_dict(), input_size=dna['cost']['input_size'],
+                num_classes=dna['cost']['num_classes'], out_indices=derived.get('out_indices'),
+                budget=dna['budget'], budget_ratio=dna['budget_ratio'],
+                **{k: v for k, v in s.items() if k not in ('optim_wrapper', )})
+    if loop['arch_optim'] is None:
+        loop.pop('arch_optim')
+    scfg.train_cfg = ConfigDict(loop)
+    if s['optim_wrapper'] is not None:
+        scfg.optim_wrapper = ConfigDict(s['optim_wrapper'])
+    scfg.param_scheduler = None  # the loop installs its own (constant warm-up, cosine over the rounds)
+    for key in ('val_dataloader', 'val_evaluator', 'val_cfg', 'test_dataloader', 'test_evaluator', 'test_cfg'):
+        scfg[key] = None
+    hooks = copy.deepcopy(scfg.get('default_hooks') or ConfigDict())
+    hooks.checkpoint = ConfigDict(type='CheckpointHook', interval=1, by_epoch=True, max_keep_ckpts=2)
+    scfg.default_hooks = hooks
+    scfg.model_wrapper_cfg = ConfigDict(type='MMDistributedDataParallel', find_unused_parameters=True)
+    scfg.load_from = load_from
+    return scfg
+
+
+def _fit_tensor(src: torch.Tensor, shape) -> torch.Tensor:
+    """``src`` cut or zero-padded to ``shape`` (leading slices)."""
+    out = torch.zeros(shape, dtype=src.dtype)
+    sl = tuple(slice(0, min(a, b)) for a, b in zip(src.shape, shape))
+    out[sl] = src[sl]
+    return out
+
+
+def seed_into_bank(cfg: Config, seed, bank, checkpoint: str, out_path: str, out_indices) -> None:
+    """The seed's weights remapped into the search network (new channels and blocks: fresh init);
+    a seed checkpoint of the whole task model also gives its neck and head (new input channels read 0)."""
+    from mmadapt.cost.config_cost import build_model_from_config
+    from mmadapt.models.checkpoint import remap_checkpoint
+    from mmadapt.utils.checkpoint import load_checkpoint_file
+    from mmadapt.models.checkpoint import unwrap_checkpoint
+    res = remap_checkpoint(checkpoint, seed, bank, source='seed', out_indices=out_indices)
+    state = dict(res.state_dict if hasattr(res, 'state_dict') else res.state)
+    template = build_model_from_config(cfg).state_dict()
+    full = unwrap_checkpoint(load_checkpoint_file(checkpoint, 'seed checkpoint'))
+    extra = []
+    for key, value in full.items():
+        if key.startswith('backbone.') or key not in template or not torch.is_tensor(value):
+            continue
+        if value.dim() != template[key].dim():
+            continue
+        state[key] = _fit_tensor(value, template[key].shape)
+        extra.append(key)
+    torch.save(dict(state_dict=state, meta=dict(dna_seed=seed.to_dict(), copied=extra)), out_path)
+    print_log(f'DNA: seed {checkpoint} remapped into the search network ({len(extra)} keys of the neck / head '
+              f'copied):\n{res.report.summary()}', logger='current')
+
+
+def export_supernet(search_cfg: Config, checkpoint: str, spec, train_cfg: Config, out_path: str) -> None:
+    """The target's weights taken from the search network (backbone: the sub-network's slices; the
+    layers after it: the leading input channels)."""
+    from mmadapt.cost.config_cost import build_model_from_config
+    from mmadapt.models.checkpoint import unwrap_checkpoint
+    from mmadapt.utils.checkpoint import load_checkpoint_file
+    model = build_model_from_config(search_cfg)
+    state = unwrap_checkpoint(load_checkpoint_file(checkpoint, 'search checkpoint'))
+    model.load_state_dict(state, strict=True)
+    sub, bstate = model.backbone.export_subnet(spec)
+    template = build_model_from_config(train_cfg).state_dict()
+    out = {f'backbone.{k}': v for k, v in bstate.items()}
+    for key, value in template.items():
+        if key.startswith('backbone.'):
+            continue
+        out[key] = state[key][tuple(slice(0, n) for n in value.shape)].clone()
+    torch.save(dict(state_dict=out, meta=dict(dna_export=sub.to_dict())), out_path)
+
+
+def uniform_network(seed, target_cost: float, space: DNASpace, out_indices=None):
+    """The seed with every width scaled by one factor, closest to ``target_cost`` MAdds."""
+    kw = width_options(seed, out_indices)
+    base = get_widths(seed, **kw)
+
+    def cost(ws):
+        return space.cost_of(set_widths(seed, ws, **kw))
+
+    try:
+        widths, err, info = rescale_widths(base, cost, target_cost, tolerance=0.02, min_width=1, max_moves=0)
+    except BudgetError as e:
+        raise BudgetError(f'the uniformly scaled seed cannot reach {target_cost / 1e6:.3f}M MAdds: {e}') from None
+    spec = set_widths(seed, widths, name=f"{seed.name}_x{info['factor']:.3f}", **kw)
+    return spec, info['factor']
+
+
+def run_pipeline(config, work_dir: Optional[str] = None, cfg_options: Optional[dict] = None,
+                 launcher: str = 'none', resume: bool = False) -> dict:
+    """Run DNA on ``config`` (see the module docstring); returns the summary."""
+    from mmadapt.utils.checkpoint import latest_checkpoint
+
+    cfg = config if isinstance(config, Config) else Config.fromfile(config)
+    if cfg_options:
+        check_option_keys(cfg, cfg_options, DNAConfigError)
+        cfg.merge_from_dict(cfg_options)
+    dna = dna_settings(cfg)
+    name = osp.splitext(osp.basename(cfg.filename or 'dna'))[0]
+    root = work_dir or cfg.get('work_dir') or osp.join('./work_dirs', name)
+    seed = load_spec(dna['seed']['spec'])
+    out_indices = cfg.model.backbone.get('out_indices')
+    s = dna['search']
+    groups = unit_groups(seed, s['groups'], s['max_groups'], out_indices)
+    max_blocks = _max_blocks(seed, s)
+    bank, _ = bank_spec(seed, groups, max_blocks, out_indices)
+    seed_space = DNASpace(seed, groups, max_blocks, s['width'], s['depth'], dna['cost']['input_size'],
+                          dna['cost']['num_classes'], out_indices)
+    seed_cost = seed_space.cost_of(seed)
+    budget = dna['budget'] or dna['budget_ratio'] * seed_cost
+    _check_budget(seed, groups, s, budget, seed_space, out_indices)
+    stages = ['seed', 'search', 'target', 'uniform'] + [f'markov_{k}' for k in range(dna['target']['markov'])]
+    if not resume:
+        clear_done(root, stages)
+    rows: Dict[str, dict] = {}
+
+    def train(stage: str, spec, init: str, load_from: Optional[str] = None) -> dict:
+        done = read_done(root, stage) if resume else None
+        if done is not None:
+            print_log(f'DNA: {stage} is done, skipped (--resume)', logger='current')
+            return done['record']
+        sdir = stage_dir(root, stage)
+        tcfg = train_config(cfg, spec, load_from)
+        if is_main_process():
+            os.makedirs(sdir, exist_ok=True)
+            dump_spec(spec, osp.join(sdir, 'spec.yaml'))
+        barrier()
+        print_log(f'DNA: training {stage} ({seed_space.cost_of(spec) / 1e6:.3f}M MAdds, {init}): {spec.describe()}',
+                  logger='current')
+        _, seconds = run_stage(tcfg, sdir, launcher, resume, f'{name}_{stage}')
+        metrics = read_run_metrics(sdir, error=DNAFileError)
+        size = dna['cost']['input_size']
+        counted = count_network(tcfg, size)
+        record = dict(stage=stage, spec=spec.to_dict(), describe=spec.describe(), madds=seed_space.cost_of(spec),
+                      params=counted['params'], model_madds=counted['madds'], init=init, seconds=seconds,
+                      val=metrics['val'], test=metrics['test'])
+        mark_done(root, stage, dict(record=record, checkpoint=stored_path(root, latest_checkpoint(sdir))))
+        return record
+
+    # the seed, trained with the recipe (its checkpoint can start the search)
+    seed_ckpt = dna['seed']['checkpoint']
+    if seed_ckpt == 'train' or 'seed' in dna['compare']:
+        rows['seed'] = train('seed', seed, 'scratch')
+        if seed_ckpt == 'train':
+            done = read_done(root, 'seed')
+            seed_ckpt = resolve_stored_path(root, 'seed', 'checkpoint', done['checkpoint'], error=DNAConfigError)
+
+    # the search
+    sdir = stage_dir(root, 'search')
+    done = read_done(root, 'search') if resume else None
+    bank_init = None
+    if seed_ckpt:
+        bank_init = osp.join(sdir, 'seed_in_bank.pth')
+    scfg = search_config(cfg, dna, seed, bank, bank_init)
+    if done is None:
+        if is_main_process():
+            os.makedirs(sdir, exist_ok=True)
+            if seed_ckpt and not (resume and osp.isfile(bank_init)):
+                seed_into_bank(scfg, seed, bank, seed_ckpt, bank_init, out_indices)
+        barrier()
+        if not seed_ckpt:
+            print_log('DNA: no seed checkpoint (dna.seed.checkpoint); the search starts from random weights',
+                      logger='current', level=logging.WARNING)
+        runner, seconds = run_stage(scfg, sdir, launcher, resume, f'{name}_search', test=False)
+        loop = runner.train_loop
+        record = dict(history=loop.history, final=loop.final, seconds=seconds, budget=budget, seed_madds=seed_cost)
+        mark_done(root, 'search', dict(record=record, checkpoint=stored_path(root, latest_checkpoint(sdir))))
+        done = read_done(root, 'search')
+    search = done['record']
+    target = load_spec(search['final']['target'])
+    search_ckpt = resolve_stored_path(root, 'search', 'checkpoint', done['checkpoint'], error=DNAConfigError)
+    if is_main_process():
+        dump_spec(target, osp.join(root, 'target.yaml'))
+    print_log(f'DNA: target network {seed_space.cost_of(target) / 1e6:.3f}M MAdds (budget {budget / 1e6:.3f}M, seed '
+              f'{seed_cost / 1e6:.3f}M): {target.describe()}', logger='current')
+
+    # the target
+    load_from = None
+    if dna['target']['init'] == 'supernet':
+        tdir = stage_dir(root, 'target')
+        load_from = osp.join(tdir, 'supernet_init.pth')
+        if is_main_process():
+            os.makedirs(tdir, exist_ok=True)
+            export_supernet(scfg, search_ckpt, target, train_config(cfg, target), load_from)
+        barrier()
+    rows['dna'] = train('target', target, dna['target']['init'], load_from)
+
+    # Markov-sampled networks (Table 4)
+    if dna['target']['markov']:
+        final = search['final']
+        space = DNASpace(final['space_center'], {k: UnitGroups(**g) for k, g in final['groups'].items()}, max_blocks,
+                         s['width'], s['depth'], dna['cost']['input_size'], dna['cost']['num_classes'], out_indices)
+        alphas = {k: torch.tensor(v) for k, v in final['alphas'].items()}
+        gen = torch.Generator().manual_seed(cfg.get('randomness', {}).get('seed') or 0)
+        for k in range(dna['target']['markov']):
+            spec = space.markov_network(alphas, budget, dna['target']['markov_tolerance'], generator=gen,
+                                        name=f'{seed.name}_dna_markov{k}')
+            rows[f'markov_{k}'] = train(f'markov_{k}', spec, 'scratch')
+
+    # the uniformly scaled seed of the target's MAdds
+    if 'uniform' in dna['compare']:
+        spec, factor = uniform_network(seed, seed_space.cost_of(target), seed_space, out_indices)
+        rows['uniform'] = train('uniform', spec, 'scratch')
+        rows['uniform']['factor'] = factor
+    return _write_summary(root, dna, rows, search, budget, seed_cost)
+
+
+def _check_budget(seed, groups, s, budget, space: DNASpace, out_indices) -> None:
+    """A budget below the smallest network DNA can reach (every unit at its first group, every stage at
+    one block) cannot be met: say so before anything runs."""
+    kw = width_options(seed, out_indices)
+    n = kw['num_stages']
+    wvars = width_vars(seed, **kw)
+    small = set_widths(seed, {v.name: groups[v.name].min for v in wvars} if s['width'] else {}, **kw)
+    if s['depth']:
+        d = small.to_dict()
+        for st in d['stages'][:n]:
+            if seed.family != 'mbv1':
+                st['blocks'] = st['blocks'][:1]
+        from mmadapt.arch import spec_from_dict
+        small = spec_from_dict(d)
+    floor = space.cost_of(small)
+    if budget < floor:
+        raise BudgetError(f'DNA budget {budget / 1e6:.3f}M MAdds cannot be met: the smallest network the search can '
+                          f'reach costs {floor / 1e6:.3f}M (every unit at one group{", one block per stage" if s["depth"] else ""})')
+
+
+def _metric_key(rows: Dict[str, dict]) -> Optional[str]:
+    for r in rows.values():
+        for k, v in (r.get('test') or r.get('val') or {}).items():
+            if isinstance(v, (int, float)):
+                return k
+    return None
+
+
+def _write_summary(root: str, dna: dict, rows: Dict[str, dict], search: dict, budget: float, seed_cost: float) -> dict:
+    key = _metric_key(rows)
+    summary = dict(budget=budget, seed_madds=seed_cost, metric=key, rows=rows,
+                   rounds=[{k: v for k, v in r.items() if k != 'spec'} for r in search['history']])
+    if is_main_process():
+        atomic_write_text(osp.join(root, 'summary.json'), json.dumps(summary, indent=1) + '\n')
+        labels = dict(seed='seed', dna='DNA (target)', uniform='uniformly scaled seed')
+        lines = [f'| network | MAdds | vs seed | params | test {key or "-"} | init | architecture |',
+                 '| --- | --- | --- | --- | --- | --- | --- |']
+        for k, r in rows.items():
+            m = (r.get('test') or r.get('val') or {}).get(key) if key else None
+            label = labels.get(k, k.replace('markov_', 'Markov-sampled '))
+            if k == 'uniform':
+                label += f" (x{r['factor']:.3f})"
+            lines.append(f"| {label} | {r['madds'] / 1e6:.3f}M | {r['madds'] / seed_cost:.1%} | {r['params'] / 1e6:.3f}M | "
+                         f"{'-' if m is None else f'{m:.4f}'} | {r['init']} | {r['describe']} |")
+        hist = search['history']
+        text = '\n'.join(lines) + (
+            f"\n\nbudget {budget / 1e6:.3f}M MAdds ({budget / seed_cost:.0%} of the seed's {seed_cost / 1e6:.3f}M); "
+            f"{len(hist)} rounds; expected MAdds per round: "
+            + ', '.join(f"{h['expected_madds'] / 1e6:.2f}M" for h in hist) + '\n'
+            + "MAdds: multiply-adds of conv and FC layers at the cost's input size; the test metric of every row "
+            "comes from the same training recipe (the config's)\n")
+        atomic_write_text(osp.join(root, 'summary.md'), text)
+        print_log(f'DNA summary ({root}/summary.md):\n{text}', logger='current')
+    barrier()
+    return summary
