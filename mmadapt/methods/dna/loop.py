@@ -69,11 +69,11 @@ def budget_loss(expected: torch.Tensor, target: float, kind: str = 'log') -> tor
     e, t = expected / 1e6, float(target) / 1e6
     eps = 1e-3 * t
     if kind == 'log':
-        return torch.log(e - t + eps) if float(e) > t else e * 0.0
+        return torch.log(e - t + eps) if float(e.detach()) > t else e * 0.0
     low = 0.95 * t
-    if float(e) < low:
+    if float(e.detach()) < low:
         return torch.log(low - e + eps)
-    return torch.log(e - low + eps) if float(e) >= t else e * 0.0
+    return torch.log(e - low + eps) if float(e.detach()) >= t else e * 0.0
 
 
 @contextlib.contextmanager
@@ -138,7 +138,8 @@ class DNALoop(EpochBasedTrainLoop):
         runner, dataloader: as ``EpochBasedTrainLoop`` (the dataloader config is split in two).
         seed_spec: the seed network N_0 (a derived spec); the backbone must be built at its bank spec.
         rounds: rounds of the three phases (25 in the paper).
-        phase1_epochs / phase2_epochs: passes over the weight / architecture split per round (1.5 / 0.5).
+        phase1_epochs / phase2_epochs: passes over the weight / architecture split per round (1.5 / 0.5);
+            ``phase1_epochs=0`` runs phase 2 alone (the recoverability experiment, Sec. 4.2.3).
         warmup_epochs: phase 1 alone before the first round (15 in the paper).
         num_subnets: M random sub-networks per step besides the full and the smallest (2).
         groups / max_groups: channel groups per unit in the seed (K = 10) and the most a unit may reach.
@@ -180,8 +181,8 @@ class DNALoop(EpochBasedTrainLoop):
             raise ValueError(f'budget_loss must be one of {BUDGET_LOSSES}, got {budget_loss!r}')
         if derive not in DERIVES:
             raise ValueError(f'derive must be one of {DERIVES}, got {derive!r}')
-        if int(rounds) < 1 or num_subnets < 0 or phase1_epochs <= 0 or phase2_epochs <= 0 or warmup_epochs < 0:
-            raise ValueError('mmadapt.DNALoop needs rounds >= 1, num_subnets >= 0, phase1_epochs > 0, '
+        if int(rounds) < 1 or num_subnets < 0 or phase1_epochs < 0 or phase2_epochs <= 0 or warmup_epochs < 0:
+            raise ValueError('mmadapt.DNALoop needs rounds >= 1, num_subnets >= 0, phase1_epochs >= 0, '
                              f'phase2_epochs > 0 and warmup_epochs >= 0; got {rounds}, {num_subnets}, '
                              f'{phase1_epochs}, {phase2_epochs}, {warmup_epochs}')
         self.backbone = backbone
@@ -230,7 +231,7 @@ class DNALoop(EpochBasedTrainLoop):
                          val_begin=max_epochs + 1, val_interval=max_epochs + 1, **kwargs)
         self.arch_dataloader = runner.build_dataloader(dict(cfg, dataset=SplitDataset(dataset, self.arch_indices)),
                                                        seed=runner_seed + 1)
-        self.phase1_iters = max(1, int(round(phase1_epochs * len(self.dataloader))))
+        self.phase1_iters = int(round(phase1_epochs * len(self.dataloader)))  # 0: phase 2 alone (Sec. 4.2.3)
         self.phase2_iters = max(1, int(round(phase2_epochs * len(self.arch_dataloader))))
         self.warmup_iters = int(round(warmup_epochs * len(self.dataloader)))
         self._max_iters = self.warmup_iters + self.rounds * self.phase1_iters
@@ -287,7 +288,7 @@ class DNALoop(EpochBasedTrainLoop):
     def _batches(self, loader, n: int) -> Iterator:
         """``n`` batches of ``loader``: passes seeded by (epoch, pass), so a phase resumes exactly."""
         p = 0
-        while True:
+        while n > 0:
             if hasattr(loader.sampler, 'set_epoch'):
                 loader.sampler.set_epoch(self._epoch * 1000 + p)
             for batch in loader:
@@ -364,26 +365,26 @@ class DNALoop(EpochBasedTrainLoop):
         params = [self.alphas[n] for n in names]
         self.backbone.set_subnet(space.extended)
         gate = self.backbone.add_modulation(ChannelScale(space.gate_scales(self.alphas)))
-        try:
-            with frozen_bn_stats(module), frozen_weights(module):
+        # the running statistics are restored after the backward pass (it reads the saved versions)
+        with frozen_bn_stats(module), frozen_weights(module):
+            try:
                 data = module.data_preprocessor(batch, True)
                 losses = module._run_forward(data, mode='loss')
                 task, _ = module.parse_losses(losses)
-        finally:
-            self.backbone.remove_modulation(gate)
-        expected = space.expected_cost(self.alphas)
-        lf = budget_loss(expected, self.budget, self.budget_kind)
-        total = task + self.lam * lf.float()
+            finally:
+                self.backbone.remove_modulation(gate)
+            expected = space.expected_cost(self.alphas)
+            lf = budget_loss(expected, self.budget, self.budget_kind)
+            total = task + self.lam * lf.float()
+            grads = torch.autograd.grad(total, params, allow_unused=True) if params else []
         if params:
-            grads = torch.autograd.grad(total, params, allow_unused=True)
             grads = [torch.zeros_like(p) if g is None else g for p, g in zip(params, grads)]
             _, world = get_dist_info()
             if world > 1:
                 flat = torch.cat([g.reshape(-1) for g in grads])
                 dist.all_reduce(flat)
                 flat /= world
-                grads = list(torch.split(flat, [g.numel() for g in grads]))
-                grads = [g.view_as(p) for g, p in zip(grads, params)]
+                grads = [g.view_as(p) for g, p in zip(torch.split(flat, [g.numel() for g in grads]), params)]
             for p, g in zip(params, grads):
                 p.grad = g.detach().clone()
             self.arch_optimizer.step()

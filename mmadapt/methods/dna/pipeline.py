@@ -23,14 +23,14 @@ import json
 import logging
 import os
 import os.path as osp
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import torch
 from mmengine.config import Config, ConfigDict
 from mmengine.dist import barrier, is_main_process
 from mmengine.logging import print_log
 
-from mmadapt.arch import dump_spec, load_spec
+from mmadapt.arch import ArchSpec, dump_spec, load_spec, spec_from_dict
 from mmadapt.arch.widths import get_widths, set_widths, width_vars
 from mmadapt.cost.rescale import BudgetError, rescale_widths
 from mmadapt.engine.pipeline import (PipelineFileError, clear_done, count_network, fit_input_widths, mark_done,
@@ -96,7 +96,7 @@ def search_config(cfg: Config, dna: dict, seed, bank, load_from: Optional[str]) 
     hooks = copy.deepcopy(scfg.get('default_hooks') or ConfigDict())
     hooks.checkpoint = ConfigDict(type='CheckpointHook', interval=1, by_epoch=True, max_keep_ckpts=2)
     scfg.default_hooks = hooks
-    scfg.model_wrapper_cfg = ConfigDict(type='MMDistributedDataParallel', find_unused_parameters=True)
+    scfg.find_unused_parameters = True  # sub-networks leave layers of the bank unused (DDP wrapper: launch)
     scfg.load_from = load_from
     return scfg
 
@@ -109,15 +109,48 @@ def _fit_tensor(src: torch.Tensor, shape) -> torch.Tensor:
     return out
 
 
+def drop_removed_layers(spec) -> Tuple[ArchSpec, Dict[Tuple[int, int], Tuple[int, int]]]:
+    """``spec`` without its removed layers (``skip`` / ``_h0``: identities, e.g. of an FNA++-derived
+    network), and where every kept layer moves: ``(stage, layer) -> (stage, new layer)``. DNA adapts
+    depth at the end of each stage, so its seeds have no removed layer in between."""
+    spec = load_spec(spec)
+    d = spec.to_dict()
+    moves = {}
+    for info in spec.layers():
+        if info.layer == 0:
+            kept = []
+        block = info.candidates[0]
+        removed = block.is_skip or info.hidden(block, spec.block_type) == 0
+        if not removed:
+            moves[(info.stage, info.layer)] = (info.stage, len(kept))
+            kept.append(d['stages'][info.stage]['blocks'][info.layer])
+        if info.layer == spec.stages[info.stage].depth - 1:
+            d['stages'][info.stage]['blocks'] = kept
+    return spec_from_dict(d), moves
+
+
 def seed_into_bank(cfg: Config, seed, bank, checkpoint: str, out_path: str, out_indices) -> None:
     """The seed's weights remapped into the search network (new channels and blocks: fresh init);
-    a seed checkpoint of the whole task model also gives its neck and head (new input channels read 0)."""
+    a seed checkpoint of the whole task model also gives its neck and head (new input channels read 0).
+    A seed with removed layers (skip) is read as the network without them (same function)."""
+    import re
     from mmadapt.cost.config_cost import build_model_from_config
-    from mmadapt.models.checkpoint import remap_checkpoint
+    from mmadapt.models.checkpoint import build_spec_backbone, unwrap_checkpoint
+    from mmadapt.remap import load_seed, remap_state_dict
     from mmadapt.utils.checkpoint import load_checkpoint_file
-    from mmadapt.models.checkpoint import unwrap_checkpoint
-    res = remap_checkpoint(checkpoint, seed, bank, source='seed', out_indices=out_indices)
-    state = dict(res.state_dict if hasattr(res, 'state_dict') else res.state)
+    seed = load_spec(seed)
+    compact, moves = drop_removed_layers(seed)
+    seed_state, _ = load_seed(checkpoint, seed, what=f'seed checkpoint {checkpoint}')
+    renamed = {}
+    for key, value in seed_state.items():
+        m = re.match(r'stages\.(\d+)\.(\d+)\.(.*)', key)
+        if m:
+            s, j = moves[(int(m.group(1)), int(m.group(2)))]
+            key = f'stages.{s}.{j}.{m.group(3)}'
+        renamed[key] = value
+    target = build_spec_backbone(bank, out_indices).state_dict()
+    bstate, report = remap_state_dict(compact, renamed, bank, target, 'fna')
+    state = {f'backbone.{k}': v for k, v in bstate.items()}
     template = build_model_from_config(cfg).state_dict()
     full = unwrap_checkpoint(load_checkpoint_file(checkpoint, 'seed checkpoint'))
     extra = []
@@ -130,7 +163,7 @@ def seed_into_bank(cfg: Config, seed, bank, checkpoint: str, out_path: str, out_
         extra.append(key)
     torch.save(dict(state_dict=state, meta=dict(dna_seed=seed.to_dict(), copied=extra)), out_path)
     print_log(f'DNA: seed {checkpoint} remapped into the search network ({len(extra)} keys of the neck / head '
-              f'copied):\n{res.report.summary()}', logger='current')
+              f'copied):\n{report.summary()}', logger='current')
 
 
 def export_supernet(search_cfg: Config, checkpoint: str, spec, train_cfg: Config, out_path: str) -> None:
@@ -180,7 +213,8 @@ def run_pipeline(config, work_dir: Optional[str] = None, cfg_options: Optional[d
     dna = dna_settings(cfg)
     name = osp.splitext(osp.basename(cfg.filename or 'dna'))[0]
     root = work_dir or cfg.get('work_dir') or osp.join('./work_dirs', name)
-    seed = load_spec(dna['seed']['spec'])
+    given_seed = load_spec(dna['seed']['spec'])
+    seed, _ = drop_removed_layers(given_seed)  # the same network, without identity layers in between
     out_indices = cfg.model.backbone.get('out_indices')
     s = dna['search']
     groups = unit_groups(seed, s['groups'], s['max_groups'], out_indices)
@@ -222,7 +256,7 @@ def run_pipeline(config, work_dir: Optional[str] = None, cfg_options: Optional[d
     # the seed, trained with the recipe (its checkpoint can start the search)
     seed_ckpt = dna['seed']['checkpoint']
     if seed_ckpt == 'train' or 'seed' in dna['compare']:
-        rows['seed'] = train('seed', seed, 'scratch')
+        rows['seed'] = train('seed', given_seed, 'scratch')
         if seed_ckpt == 'train':
             done = read_done(root, 'seed')
             seed_ckpt = resolve_stored_path(root, 'seed', 'checkpoint', done['checkpoint'], error=DNAConfigError)
@@ -238,7 +272,7 @@ def run_pipeline(config, work_dir: Optional[str] = None, cfg_options: Optional[d
         if is_main_process():
             os.makedirs(sdir, exist_ok=True)
             if seed_ckpt and not (resume and osp.isfile(bank_init)):
-                seed_into_bank(scfg, seed, bank, seed_ckpt, bank_init, out_indices)
+                seed_into_bank(scfg, given_seed, bank, seed_ckpt, bank_init, out_indices)
         barrier()
         if not seed_ckpt:
             print_log('DNA: no seed checkpoint (dna.seed.checkpoint); the search starts from random weights',
@@ -299,7 +333,6 @@ def _check_budget(seed, groups, s, budget, space: DNASpace, out_indices) -> None
         for st in d['stages'][:n]:
             if seed.family != 'mbv1':
                 st['blocks'] = st['blocks'][:1]
-        from mmadapt.arch import spec_from_dict
         small = spec_from_dict(d)
     floor = space.cost_of(small)
     if budget < floor:

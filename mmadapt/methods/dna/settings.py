@@ -105,7 +105,7 @@ def dna_settings(cfg: Config) -> dict:
     s = out['search']
     _number(s['rounds'], 'search.rounds', 1, integer=True)
     _number(s['warmup_epochs'], 'search.warmup_epochs', 0)
-    _number(s['phase1_epochs'], 'search.phase1_epochs', 0, low_open=True)
+    _number(s['phase1_epochs'], 'search.phase1_epochs', 0)
     _number(s['phase2_epochs'], 'search.phase2_epochs', 0, low_open=True)
     _number(s['num_subnets'], 'search.num_subnets', 0, integer=True)
     _number(s['groups'], 'search.groups', 1, integer=True)
