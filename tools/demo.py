@@ -1,6 +1,7 @@
 #!/usr/bin/env python
 """The main job on the built-in data: FNA++ for RetinaNet-MobileNetV2 on shapes detection
-(``--method network-adjustment``: Network Adjustment of ResNet-20 on shapes classification).
+(``--method network-adjustment``: Network Adjustment of ResNet-20 on shapes classification;
+``--method dna``: DNA of MobileNetV2 to 60% of its MAdds on shapes classification).
 
 Pre-trains a MobileNetV2 seed on shapes classification, runs the whole FNA++ pipeline (search,
 derivation, remapping, parameter adaptation, test) with the seed detector trained beside it, and
@@ -10,11 +11,18 @@ initialisation); ``benchmarks/fna_vs_seed.py`` runs that and the other controls 
 
     python tools/demo.py [--work-dir work_dirs/demo] [--data-root data] [--random-init]
     python tools/demo.py --method network-adjustment [--work-dir work_dirs/demo_na]
+    python tools/demo.py --method dna [--work-dir work_dirs/demo_dna]
 
 Network Adjustment runs three rounds of ``configs/network_adjustment/resnet20_shapes.py`` (round 0 is
 the uniform ResNet-20; each later round moves channels by FLOPs utilisation ratio and rescales to
 the same MAdds), prints per round the MAdds, hold-out and test accuracy and the widths, then trains
 the best round's network and the uniform one once more with another random seed, side by side.
+
+DNA runs ``configs/dna/mobilenetv2_shapes.py``: the seed MobileNetV2 trained on shapes classification
+at 32x32, DNA's search to 60% of its MAdds starting from it (warm-up, three rounds of the three
+phases, the expected network), then the target, the seed and the uniformly scaled seed of the
+target's MAdds trained alike from scratch; it prints their accuracy, MAdds and params and the
+expected MAdds of every round.
 
 Each stage runs ``tools/train.py`` / ``tools/test.py`` as a user would; their full logs go to
 ``{work_dir}/<stage>.log``. The summary is printed and written to ``{work_dir}/summary.json`` and
@@ -39,15 +47,16 @@ from mmadapt.utils.fileio import atomic_write_text  # noqa: E402
 
 CLS_CONFIG = osp.join(ROOT, 'configs/baselines/mobilenetv2_shapes_cls.py')
 NA_CONFIG = osp.join(ROOT, 'configs/network_adjustment/resnet20_shapes.py')
+DNA_CONFIG = osp.join(ROOT, 'configs/dna/mobilenetv2_shapes.py')
 FNA_CONFIG = osp.join(ROOT, 'configs/fna/retinanet_mbv2_shapes.py')
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--method', choices=['fna', 'network-adjustment'], default='fna',
+    parser.add_argument('--method', choices=['fna', 'network-adjustment', 'dna'], default='fna',
                         help='which method to run (default: FNA++, the main job)')
     parser.add_argument('--work-dir', default=None, help='where results go (default: work_dirs/demo, '
-                        'work_dirs/demo_na for network-adjustment)')
+                        'work_dirs/demo_na for network-adjustment, work_dirs/demo_dna for dna)')
     parser.add_argument('--data-root', default='data', help='where the shapes data sets go')
     parser.add_argument('--random-init', action='store_true',
                         help='also train the found architecture from random initialisation (Table 13)')
@@ -177,10 +186,50 @@ def network_adjustment(args, work_dir):
     log(f'summary: {osp.join(work_dir, "summary.md")}')
 
 
+def dna(args, work_dir):
+    """DNA of MobileNetV2 to 60% of its MAdds on shapes classification: seed vs DNA vs uniform."""
+    total_start = time.time()
+    os.makedirs(work_dir, exist_ok=True)
+    root = osp.join(args.data_root, 'shapes_cls32')
+    ensure_data('cls', root, 2000, 400, 32)
+    opts = [f'{k}={v}' for k, v in data_root_options(root).items()]
+    run_dir = osp.join(work_dir, 'dna')
+    run_stage('dna', [sys.executable, osp.join(ROOT, 'tools/train.py'), DNA_CONFIG, '--work-dir', run_dir,
+                      '--cfg-options'] + opts, work_dir)
+    with open(osp.join(run_dir, 'summary.json'), encoding='utf-8') as f:
+        summary = json.load(f)
+    key = summary['metric']
+    seed = summary['seed_madds']
+    md = ['DNA, MobileNetV2 1.0 on shapes classification 32x32 (4 classes, 2000 training images; test = the 400 '
+          'val images)', f"budget {format_count(summary['budget'])} MAdds = {summary['budget'] / seed:.0%} of the "
+          f"seed's {format_count(seed)}; every network trained from scratch with the same recipe", '',
+          f'| network | MAdds | vs seed | params | test {key} |', '| --- | --- | --- | --- | --- |']
+    labels = dict(seed='seed MobileNetV2', dna='DNA (expected network)', uniform='uniformly scaled seed')
+    for k, r in summary['rows'].items():
+        label = labels.get(k, k) + (f" (x{r['factor']:.3f})" if k == 'uniform' else '')
+        md.append(f"| {label} | {format_count(r['madds'])} | {r['madds'] / seed:.1%} | {format_count(r['params'])} | "
+                  f"{(r['test'] or r['val']).get(key, float('nan')):.2f} |")
+    md += ['', '| round | E[MAdds] before phase 2 | after | network after phase 3 | moves |', '| --- | --- | --- | --- | --- |']
+    for r in summary['rounds']:
+        md.append(f"| {r['round']} | {format_count(r['expected_madds_start'])} | {format_count(r['expected_madds'])} | "
+                  f"{format_count(r['madds'])} ({r['derive']}) | {r['moves']['summary']} |")
+    total = time.time() - total_start
+    md += ['', f'total {total:.0f} s; rounds (specs, pictures) under {osp.join(run_dir, "search", "rounds")}']
+    atomic_write_text(osp.join(work_dir, 'summary.json'), json.dumps(dict(dna=summary, total_seconds=round(total, 1)),
+                                                                     indent=1) + '\n')
+    atomic_write_text(osp.join(work_dir, 'summary.md'), '\n'.join(md) + '\n')
+    print()
+    print('\n'.join(md))
+    print()
+    log(f'summary: {osp.join(work_dir, "summary.md")}')
+
+
 def main(argv=None):
     args = parse_args(argv)
     if args.method == 'network-adjustment':
         return network_adjustment(args, osp.abspath(args.work_dir or 'work_dirs/demo_na'))
+    if args.method == 'dna':
+        return dna(args, osp.abspath(args.work_dir or 'work_dirs/demo_dna'))
     total_start = time.time()
     work_dir = osp.abspath(args.work_dir or 'work_dirs/demo')
     os.makedirs(work_dir, exist_ok=True)

@@ -164,3 +164,49 @@ def test_a_seed_keeps_its_function_in_the_search_network(seed_name, tmp_path):
         want = seed_model(x, mode='tensor')
         got = model(x, mode='tensor')
     assert torch.allclose(got, want, atol=1e-4), (got - want).abs().max()
+
+
+@pytest.fixture(scope='module')
+def trained_seed(data32, tmp_path_factory):
+    """A MobileNetV2 trained on the tiny shapes data (the seed stage of the pipeline, alone)."""
+    from mmadapt.engine.pipeline import run_stage
+    from mmadapt.methods.dna.pipeline import train_config
+    from mmadapt.utils.checkpoint import latest_checkpoint
+    cfg = Config.fromfile(CONFIG)
+    cfg.merge_from_dict(options(data32, **{'train_cfg.max_epochs': 6}))
+    work = str(tmp_path_factory.mktemp('dna_seed'))
+    run_stage(train_config(cfg, load_spec('mobilenet_v2')), work, 'none', False, 'seed')
+    return latest_checkpoint(work)
+
+
+def _phase2_only(data32, work, ckpt, **extra):
+    opts = options(data32, **{'dna.compare': [], 'dna.seed.checkpoint': ckpt, 'dna.search.rounds': 1,
+                              'dna.search.warmup_epochs': 0, 'dna.search.phase1_epochs': 0,
+                              'dna.search.phase2_epochs': 8, 'dna.search.arch_ratio': 0.5,
+                              'dna.search.arch_optim': dict(type='Adam', lr=0.1), **extra})
+    summary = run(work, opts)
+    return summary['rounds'][-1], summary
+
+
+def test_recoverability_phase2_alone_brings_the_expected_madds_back(data32, trained_seed, tmp_path):
+    """Sec. 4.2.3: trained weights frozen, alpha random, no budget term, condense-only space (the
+    extension groups' weights would be random): phase 2 alone raises E[MAdds] toward the seed's."""
+    r, summary = _phase2_only(data32, tmp_path / 'rec', trained_seed, **{
+        'dna.search.lam': 0.0, 'dna.search.alpha_std': 1.0, 'dna.search.max_groups': 10,
+        'dna.search.max_blocks': 0, 'dna.search.phase2_epochs': 20, 'log_level': 'INFO'})
+    seed = summary['seed_madds']
+    start, end = r['expected_madds_start'], r['expected_madds']
+    assert start < 0.95 * seed
+    assert end - start > 0.3 * (seed - start), (start, end, seed)
+
+
+def test_a_lower_budget_gives_a_smaller_network(data32, trained_seed, tmp_path):
+    sizes = []
+    for ratio in (0.5, 0.9):
+        # lambda_F = 1: the log loss pushes with 1 / (E - T), the weaker the farther the budget; at the paper's
+        # 0.1 the task loss of this tiny run outweighs it far from the budget
+        r, summary = _phase2_only(data32, tmp_path / f'b{ratio}', trained_seed,
+                                  **{'dna.budget_ratio': ratio, 'dna.search.lam': 1.0})
+        sizes.append((r['expected_madds'], summary['rows']['dna']['madds']))
+    (e_low, m_low), (e_high, m_high) = sizes
+    assert e_low < e_high and m_low < m_high, sizes

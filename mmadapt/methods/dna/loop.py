@@ -48,7 +48,7 @@ from mmadapt.engine.launch import unwrap
 from mmadapt.registry import HOOKS, LOOPS
 from mmadapt.utils.fileio import atomic_write_text
 
-from .space import DNASpace, UnitGroups, bank_spec, unit_groups, width_options
+from .space import DNASpace, UnitGroups, bank_spec, max_blocks_of, unit_groups, width_options
 
 STATE_KEY = 'mmadapt_dna'
 BUDGET_LOSSES = ('log', 'log_l1')
@@ -130,6 +130,69 @@ def draw_widths(path: str, spec, seed_spec, title: str, out_indices: Optional[Se
     os.replace(tmp, path)
 
 
+def sandwich_step(model, backbone, space: DNASpace, num_subnets: int, batch, optim_wrapper,
+                  generator: torch.Generator) -> Dict[str, torch.Tensor]:
+    """One weight step of phase 1 (Eq. 1): ``num_subnets`` sub-networks drawn uniformly from ``space``
+    with ``generator``, the full (extended) network and the smallest one; their losses' gradients are
+    accumulated and the optimizer steps once. ``model`` may be a DDP wrapper."""
+    subs = [space.spec_of(space.paths_of('random', generator)) for _ in range(num_subnets)]
+    subs += [space.extended, space.spec_of(space.paths_of('min'))]
+    module = unwrap(model)
+    out = {}
+    with optim_wrapper.optim_context(model):
+        data = module.data_preprocessor(batch, True)
+    total = 0.0
+    for k, sub in enumerate(subs):
+        backbone.set_subnet(sub)
+        with optim_wrapper.optim_context(model):
+            losses = model._run_forward(data, mode='loss')
+        loss, _ = module.parse_losses(losses)
+        optim_wrapper.backward(loss)
+        key = 'loss_full' if k == len(subs) - 2 else 'loss_min' if k == len(subs) - 1 else f'loss_rand{k}'
+        out[key] = loss.detach()
+        total = total + loss.detach()
+    optim_wrapper.step()
+    optim_wrapper.zero_grad()
+    out['loss'] = total
+    return out
+
+
+def alpha_step(module, backbone, space: DNASpace, alphas: Dict[str, torch.Tensor], optimizer, batch, budget: float,
+               lam: float, kind: str = 'log') -> Dict[str, float]:
+    """One step of phase 2: the extended network with every unit gated by its marginals (Eq. 4),
+    ``task loss + lam * loss_F`` (Eq. 8); the weights and the BN statistics stay as they are, alpha's
+    gradients are averaged over DDP ranks. ``module`` is the task model itself (not a DDP wrapper)."""
+    from mmadapt.models.backbones.elastic import ChannelScale
+    params = [alphas[c.name] for c in space.chains]
+    backbone.set_subnet(space.extended)
+    gate = backbone.add_modulation(ChannelScale(space.gate_scales(alphas)))
+    # the running statistics are restored after the backward pass (it reads the saved versions)
+    with frozen_bn_stats(module), frozen_weights(module):
+        try:
+            data = module.data_preprocessor(batch, True)
+            losses = module._run_forward(data, mode='loss')
+            task, _ = module.parse_losses(losses)
+        finally:
+            backbone.remove_modulation(gate)
+        expected = space.expected_cost(alphas)
+        lf = budget_loss(expected, budget, kind)
+        total = task + lam * lf.float()
+        grads = torch.autograd.grad(total, params, allow_unused=True) if params else []
+    if params:
+        grads = [torch.zeros_like(p) if g is None else g for p, g in zip(params, grads)]
+        _, world = get_dist_info()
+        if world > 1:
+            flat = torch.cat([g.reshape(-1) for g in grads])
+            dist.all_reduce(flat)
+            flat /= world
+            grads = [g.view_as(p) for g, p in zip(torch.split(flat, [g.numel() for g in grads]), params)]
+        for p, g in zip(params, grads):
+            p.grad = g.detach().clone()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+    return dict(task=float(task), loss_F=float(lf), expected=float(expected))
+
+
 @LOOPS.register_module()
 class DNALoop(EpochBasedTrainLoop):
     """DNA's search (see the module docstring).
@@ -195,10 +258,7 @@ class DNALoop(EpochBasedTrainLoop):
         self.out_indices = tuple(out_indices) if out_indices is not None else tuple(backbone.out_indices)
         self.num_stages = width_options(self.seed_spec, self.out_indices)['num_stages']
         seed_groups = unit_groups(self.seed_spec, groups, max_groups, self.out_indices)
-        depths = [st.depth for st in self.seed_spec.stages]
-        if isinstance(max_blocks, int):
-            max_blocks = [d + max_blocks for d in depths]
-        self.max_blocks = list(max_blocks)
+        self.max_blocks = max_blocks_of(self.seed_spec, max_blocks, depth)
         bank, self.groups = bank_spec(self.seed_spec, seed_groups, self.max_blocks, self.out_indices)
         n = self.num_stages
         if bank.to_dict()['stages'][:n] != backbone.spec.to_dict()['stages'][:n] or \
@@ -237,7 +297,7 @@ class DNALoop(EpochBasedTrainLoop):
         self._max_iters = self.warmup_iters + self.rounds * self.phase1_iters
         self.history: List[Dict] = []
         self.final: Optional[dict] = None
-        if lr_min_ratio is not None:  # the paper's schedule: constant in the warm-up, cosine over the rounds
+        if lr_min_ratio is not None and self._max_iters > self.warmup_iters:  # constant warm-up, cosine after
             runner.param_schedulers = [dict(type='CosineAnnealingLR', by_epoch=False, begin=self.warmup_iters,
                                             end=self._max_iters, eta_min_ratio=float(lr_min_ratio))]
         runner.register_hook(DNAStateHook(), priority='VERY_LOW')
@@ -320,33 +380,15 @@ class DNALoop(EpochBasedTrainLoop):
     def weight_step(self, batch) -> Dict[str, torch.Tensor]:
         """Phase 1 (Eq. 1): M random sub-networks, the full and the smallest, gradients accumulated."""
         gen = torch.Generator().manual_seed(self.seed * 1_000_003 + self._iter)
-        space = self.space
-        subs = [space.spec_of(space.paths_of('random', gen)) for _ in range(self.num_subnets)]
-        subs += [space.extended, space.spec_of(space.paths_of('min'))]
-        model, ow = self.runner.model, self.runner.optim_wrapper
-        module = unwrap(model)
-        out = {}
-        with ow.optim_context(model):
-            data = module.data_preprocessor(batch, True)
-        total = 0.0
-        for k, sub in enumerate(subs):
-            self.backbone.set_subnet(sub)
-            with ow.optim_context(model):
-                losses = model._run_forward(data, mode='loss')
-            loss, _ = module.parse_losses(losses)
-            ow.backward(loss)
-            key = 'loss_full' if k == len(subs) - 2 else 'loss_min' if k == len(subs) - 1 else f'loss_rand{k}'
-            out[key] = loss.detach()
-            total = total + loss.detach()
-        ow.step()
-        ow.zero_grad()
-        out['loss'] = total
-        return out
+        return sandwich_step(self.runner.model, self.backbone, self.space, self.num_subnets, batch,
+                             self.runner.optim_wrapper, gen)
 
     def run_phase2(self, rnd: int) -> None:
         """Phase 2: alpha only, on the architecture split; then phase 3."""
         module = unwrap(self.runner.model)
         values = []
+        with torch.no_grad():
+            self._start_expected = float(self.space.expected_cost(self.alphas))
         for idx, batch in enumerate(self._batches(self.arch_dataloader, self.phase2_iters)):
             values.append(self.arch_step(module, batch))
             if (idx + 1) % max(1, self.phase2_iters // 4) == 0 or idx + 1 == self.phase2_iters:
@@ -359,37 +401,8 @@ class DNALoop(EpochBasedTrainLoop):
 
     def arch_step(self, module, batch) -> Dict[str, float]:
         """One step of alpha: the gated extended network, ``task + lambda_F * loss_F`` (Eq. 4, 8)."""
-        from mmadapt.models.backbones.elastic import ChannelScale
-        space = self.space
-        names = [c.name for c in space.chains]
-        params = [self.alphas[n] for n in names]
-        self.backbone.set_subnet(space.extended)
-        gate = self.backbone.add_modulation(ChannelScale(space.gate_scales(self.alphas)))
-        # the running statistics are restored after the backward pass (it reads the saved versions)
-        with frozen_bn_stats(module), frozen_weights(module):
-            try:
-                data = module.data_preprocessor(batch, True)
-                losses = module._run_forward(data, mode='loss')
-                task, _ = module.parse_losses(losses)
-            finally:
-                self.backbone.remove_modulation(gate)
-            expected = space.expected_cost(self.alphas)
-            lf = budget_loss(expected, self.budget, self.budget_kind)
-            total = task + self.lam * lf.float()
-            grads = torch.autograd.grad(total, params, allow_unused=True) if params else []
-        if params:
-            grads = [torch.zeros_like(p) if g is None else g for p, g in zip(params, grads)]
-            _, world = get_dist_info()
-            if world > 1:
-                flat = torch.cat([g.reshape(-1) for g in grads])
-                dist.all_reduce(flat)
-                flat /= world
-                grads = [g.view_as(p) for g, p in zip(torch.split(flat, [g.numel() for g in grads]), params)]
-            for p, g in zip(params, grads):
-                p.grad = g.detach().clone()
-            self.arch_optimizer.step()
-            self.arch_optimizer.zero_grad(set_to_none=True)
-        return dict(task=float(task), loss_F=float(lf), expected=float(expected))
+        return alpha_step(module, self.backbone, self.space, self.alphas, self.arch_optimizer, batch, self.budget,
+                          self.lam, self.budget_kind)
 
     def _check_ranks(self, rnd: int) -> None:
         _, world = get_dist_info()
@@ -416,7 +429,7 @@ class DNALoop(EpochBasedTrainLoop):
             new = space.adapt(self.alphas, name=f'{self.seed_spec.name}_dna' if last else self.seed_spec.name)
         cost = space.cost_of(new)
         moves = _moves(space.center, new, self.out_indices)
-        record = dict(round=rnd, expected_madds=expected, madds=cost, center_madds=space.cost_of(space.center),
+        record = dict(round=rnd, expected_madds_start=self._start_expected, expected_madds=expected, madds=cost, center_madds=space.cost_of(space.center),
                       budget=self.budget, task_loss=float(np.mean([v['task'] for v in values])),
                       spec=new.to_dict(), moves=moves, derive=(self.derive if last else 'argmax'))
         self.history.append(record)

@@ -40,7 +40,7 @@ from mmadapt.utils.config_values import check_option_keys
 from mmadapt.utils.fileio import atomic_write_text
 
 from .settings import DNAConfigError, dna_settings
-from .space import DNASpace, UnitGroups, bank_spec, unit_groups, width_options
+from .space import DNASpace, UnitGroups, bank_spec, max_blocks_of, unit_groups, width_options
 
 ELASTIC = {'mbv2': 'mmadapt.ElasticMobileNetV2', 'resnet': 'mmadapt.ElasticResNet', 'mbv1': 'mmadapt.ElasticMobileNetV1'}
 
@@ -50,12 +50,10 @@ class DNAFileError(PipelineFileError):
 
 
 def _max_blocks(seed, search: dict) -> List[int]:
-    mb = search['max_blocks']
-    if isinstance(mb, int):
-        return [st.depth + mb for st in seed.stages]
-    if len(mb) != len(seed.stages):
-        raise DNAConfigError(f'dna.search.max_blocks has {len(mb)} entries, the seed {len(seed.stages)} stages')
-    return list(mb)
+    try:
+        return max_blocks_of(seed, search['max_blocks'], search['depth'])
+    except ValueError as e:
+        raise DNAConfigError(f'dna.search.max_blocks: {e}') from None
 
 
 def train_config(cfg: Config, spec, load_from: Optional[str] = None) -> Config:

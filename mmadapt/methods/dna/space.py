@@ -101,6 +101,20 @@ def _check_family(spec: ArchSpec) -> None:
                             'from the spec and its checkpoint)')
 
 
+def max_blocks_of(seed, max_blocks, depth: bool = True) -> List[int]:
+    """The most blocks of every stage: ``max_blocks`` per stage (a list) or blocks added at most (an
+    int); the seed's depths where depth is not searched (or cannot be: MobileNetV1)."""
+    seed = load_spec(seed)
+    depths = [st.depth for st in seed.stages]
+    if not depth or seed.family == 'mbv1':
+        return depths
+    if isinstance(max_blocks, int):
+        return [d + max_blocks for d in depths]
+    if len(max_blocks) != len(depths):
+        raise ValueError(f'max_blocks has {len(max_blocks)} entries, the seed {len(depths)} stages')
+    return [int(m) for m in max_blocks]
+
+
 def append_block(spec: ArchSpec, stage: int) -> ArchSpec:
     """``spec`` with a copy of the last block of ``stage`` appended (stride 1, identity shortcut)."""
     d = spec.to_dict()
@@ -124,8 +138,9 @@ def bank_spec(seed, groups: Dict[str, UnitGroups], max_blocks: Sequence[int],
         while spec.stages[s].depth < max_blocks[s]:
             j = spec.stages[s].depth
             spec = append_block(spec, s)
-            if f's{s}.b{j - 1}.h' in groups:
-                groups[f's{s}.b{j}.h'] = groups[f's{s}.b{j - 1}.h']
+            for kind in ('h', 'c'):
+                if f's{s}.b{j - 1}.{kind}' in groups:
+                    groups[f's{s}.b{j}.{kind}'] = groups[f's{s}.b{j - 1}.{kind}']
     values = {v.name: groups[v.name].max for v in width_vars(spec, **kw)}
     bank = set_widths(spec, values, name=f'{spec.name}_dna_bank', **kw)
     return bank, groups
