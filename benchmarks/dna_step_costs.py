@@ -20,13 +20,13 @@ Usage::
 """
 import argparse
 import os.path as osp
-import statistics
 import sys
-import time
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import torch  # noqa: E402
+
+from elastic_costs import alternate  # noqa: E402  (the timing of the elastic benchmark: medians of alternating runs)
 
 CONFIG = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'configs', 'dna', 'mobilenetv2_shapes.py')
 HEADS = {'mobilenet_v2': ('mmadapt.DerivedMobileNetV2', (7, ), 1280), 'resnet18': ('mmadapt.DerivedResNet', (3, ), 512),
@@ -42,20 +42,6 @@ def parse_args(argv=None):
     p.add_argument('--threads', type=int, default=2)
     p.add_argument('--num-subnets', type=int, default=2)
     return p.parse_args(argv)
-
-
-def alternate(fns, repeats, warmup=2):
-    for _ in range(warmup):
-        for fn in fns.values():
-            fn()
-    times = {k: [] for k in fns}
-    keys = list(fns)
-    for i in range(repeats):
-        for k in (keys if i % 2 == 0 else keys[::-1]):
-            t0 = time.perf_counter()
-            fns[k]()
-            times[k].append(time.perf_counter() - t0)
-    return {k: statistics.median(v) for k, v in times.items()}
 
 
 def build(seed_name, args):
@@ -114,7 +100,7 @@ def main(argv=None):
         fns = dict(plain=plain,
                    phase1=lambda: sandwich_step(model, backbone, space, args.num_subnets, batch, optim, gen),
                    phase2=lambda: alpha_step(model, backbone, space, alphas, adam, batch, budget, 0.1))
-        t = alternate(fns, args.repeats)
+        t = alternate(fns, args.repeats, torch.device('cpu'))
         print(f"| {name} | {t['plain'] * 1e3:.1f} | {t['phase1'] * 1e3:.1f} | {t['phase1'] / t['plain']:.2f} | "
               f"{t['phase2'] * 1e3:.1f} | {t['phase2'] / t['plain']:.2f} |", flush=True)
 

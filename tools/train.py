@@ -57,26 +57,20 @@ def main(argv=None):
     args = parse_args(argv)
     from mmengine.config import Config
     cfg_file = Config.fromfile(args.config) if osp.isfile(args.config) else None
-    if cfg_file is not None and 'network_adjustment' in cfg_file:
-        from mmadapt.methods.network_adjustment import run_pipeline as run_na
+    for key, module, title, unit in (('network_adjustment', 'mmadapt.methods.network_adjustment', 'Network Adjustment',
+                                      'rounds'), ('dna', 'mmadapt.methods.dna', 'DNA', 'stages')):
+        if cfg_file is None or key not in cfg_file:
+            continue
+        import importlib
+        run_method = importlib.import_module(module).run_pipeline
         if args.resume not in (None, 'auto'):
-            sys.exit('error: Network Adjustment configs resume each round from its own folder: use --resume '
+            sys.exit(f'error: {title} configs resume each of their {unit} from its own folder: use --resume '
                      'without a path')
         if args.stage != 'all' or args.derived_spec:
-            sys.exit('error: --stage and --derived-spec are for FNA configs; a Network Adjustment config runs '
-                     'its rounds in order (--resume skips the finished ones)')
-        run_na(args.config, work_dir=args.work_dir, cfg_options=args.cfg_options, launcher=args.launcher,
-               resume=args.resume == 'auto')
-        return
-    if cfg_file is not None and 'dna' in cfg_file:
-        from mmadapt.methods.dna import run_pipeline as run_dna
-        if args.resume not in (None, 'auto'):
-            sys.exit('error: DNA configs resume each stage from its own folder: use --resume without a path')
-        if args.stage != 'all' or args.derived_spec:
-            sys.exit('error: --stage and --derived-spec are for FNA configs; a DNA config runs its stages in order '
-                     '(--resume skips the finished ones)')
-        run_dna(args.config, work_dir=args.work_dir, cfg_options=args.cfg_options, launcher=args.launcher,
-                resume=args.resume == 'auto')
+            sys.exit(f'error: --stage and --derived-spec are for FNA configs; a {title} config runs its {unit} in '
+                     f'order (--resume skips the finished ones)')
+        run_method(args.config, work_dir=args.work_dir, cfg_options=args.cfg_options, launcher=args.launcher,
+                   resume=args.resume == 'auto')
         return
     if cfg_file is not None and 'fna' in cfg_file:
         from mmadapt.engine.fna import run_pipeline

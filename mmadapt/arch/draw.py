@@ -4,7 +4,6 @@ Box colour shows the kernel size, box height the expansion ratio (MBConv) or the
 (ResNet blocks), and the token is written in each box; ``skip`` layers are dashed outlines. A
 super-net spec is drawn with its candidates listed per layer.
 """
-import os.path as osp
 from typing import Optional
 
 from .spec import ArchSpec, load_spec
@@ -67,10 +66,5 @@ def draw_spec(spec, path: str, title: Optional[str] = None, dpi: int = 150) -> s
     ax.set_ylim(-1.3, 1.7)
     ax.axis('off')
     ax.set_title(title or spec.name, fontsize=9)
-    from mmadapt.utils.fileio import atomic_write
-    fmt = osp.splitext(path)[1][1:].lower() or 'png'  # the temporary file's name does not tell it
-    try:
-        atomic_write(path, lambda tmp: fig.savefig(tmp, format=fmt, dpi=dpi, bbox_inches='tight'))
-    finally:
-        plt.close(fig)
-    return path
+    from mmadapt.utils.fileio import save_figure
+    return save_figure(fig, path, dpi, bbox_inches='tight')

@@ -54,9 +54,10 @@ from mmengine.logging import print_log
 
 from mmadapt.arch import dump_spec, load_spec, path_spec
 from mmadapt.utils.checkpoint import latest_checkpoint
-from mmadapt.utils.config_values import check_option_keys, config_bool
+from mmadapt.utils.config_values import config_bool
 from mmadapt.utils.fileio import atomic_write_text
 from .pipeline import (PipelineConfigError, PipelineFileError, clear_done, count_network, load_summary_file,
+                       open_pipeline_config,
                        mark_done, read_done, read_results, replace_key, resolve_stored_path, run_stage, stage_dir,
                        stored_path)
 
@@ -276,13 +277,8 @@ def run_pipeline(config, work_dir: Optional[str] = None, cfg_options: Optional[d
     """Run the FNA++ pipeline of ``config`` (see the module docstring); returns the summary."""
     if stage not in STAGES:
         raise FNAConfigError(f'stage must be one of {list(STAGES)}, got {stage!r}')
-    cfg = config if isinstance(config, Config) else Config.fromfile(config)
-    if cfg_options:
-        check_option_keys(cfg, cfg_options, FNAConfigError)
-        cfg.merge_from_dict(cfg_options)
+    cfg, name, root = open_pipeline_config(config, work_dir, cfg_options, FNAConfigError, 'fna')
     fna = fna_settings(cfg)
-    name = osp.splitext(osp.basename(cfg.filename or 'fna'))[0]
-    root = work_dir or cfg.get('work_dir') or osp.join('./work_dirs', name)
     size = fna['cost_input_size']
     super_spec = load_spec(cfg.model.backbone.spec)
     summary = _load_summary(root, stage, resume, fna['seed_baseline'])

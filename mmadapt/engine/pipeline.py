@@ -281,3 +281,18 @@ def fit_input_widths(model, spec) -> None:
     elif isinstance(model.get('head'), dict) and 'in_channels' in model.head and \
             (neck is None or (isinstance(neck, dict) and 'in_channels' not in neck)):
         model.head.in_channels = widths[-1]
+
+
+def open_pipeline_config(config, work_dir: Optional[str], cfg_options: Optional[dict], error: Type[Exception],
+                         default_name: str) -> Tuple[Config, str, str]:
+    """(config, experiment name, work dir root) of a method's pipeline: ``config`` (a path or a
+    Config) with ``cfg_options`` merged (a misspelt key raises ``error`` naming it); the root is
+    ``work_dir``, else the config's ``work_dir``, else ``./work_dirs/<config name>``."""
+    from mmadapt.utils.config_values import check_option_keys
+    cfg = config if isinstance(config, Config) else Config.fromfile(config)
+    if cfg_options:
+        check_option_keys(cfg, cfg_options, error)
+        cfg.merge_from_dict(cfg_options)
+    name = osp.splitext(osp.basename(cfg.filename or default_name))[0]
+    root = work_dir or cfg.get('work_dir') or osp.join('./work_dirs', name)
+    return cfg, name, root

@@ -54,3 +54,32 @@ def check_option_keys(cfg, options: dict, error: Type[Exception] = KeyError) -> 
         hint = f'; did you mean {" or ".join(repr(c) for c in close)}?' if close else ''
         raise error(f'--cfg-options {key}: {top!r} is not a field of this config nor a Runner setting, so the '
                     f'value would be ignored{hint}')
+
+
+def config_field_number(value, field: str, low=None, high=None, integer: bool = False, low_open: bool = False,
+                        error: Type[Exception] = ValueError):
+    """``value`` if it is a number (an int with ``integer``) within the bounds (``> low`` with
+    ``low_open``, else ``>= low``; ``<= high``), else ``error`` naming ``field`` and the bounds."""
+    ok = not isinstance(value, bool) and isinstance(value, (int, float)) and (not integer or isinstance(value, int))
+    if ok and low is not None:
+        ok = value > low if low_open else value >= low
+    if ok and high is not None:
+        ok = value <= high
+    if not ok:
+        bounds = (f" {'>' if low_open else '>='} {low}" if low is not None else '') + \
+            (f' and <= {high}' if high is not None else '')
+        raise error(f"{field} must be {'an integer' if integer else 'a number'}{bounds}, got {value!r}")
+    return value
+
+
+def config_section(settings: dict, key: str, defaults: dict, field: str, error: Type[Exception] = ValueError) -> dict:
+    """The sub-dict ``settings[key]`` over its ``defaults``; a value that is not a dict, or an unknown
+    field, raises ``error`` naming ``field`` (e.g. ``'dna.search'``) and the allowed fields."""
+    given = settings.get(key)
+    if given is not None and not isinstance(given, dict):
+        raise error(f'{field} must be a dict, got {given!r}')
+    given = dict(given or {})
+    unknown = sorted(set(given) - set(defaults))
+    if unknown:
+        raise error(f'{field}: unknown field(s) {unknown}; allowed: {sorted(defaults)}')
+    return dict(defaults, **given)

@@ -84,3 +84,14 @@ def relative_if_inside(path: str, folder: str) -> str:
     if is_inside(path, folder):
         return osp.relpath(osp.realpath(path), osp.realpath(folder))
     return osp.abspath(path)
+
+
+def save_figure(fig, path: str, dpi: int = 110, **kwargs) -> str:
+    """Write a matplotlib figure to ``path`` atomically (format from the extension) and close it."""
+    import matplotlib.pyplot as plt
+    fmt = osp.splitext(path)[1][1:].lower() or 'png'  # the temporary file's name does not tell it
+    try:
+        atomic_write(path, lambda tmp: fig.savefig(tmp, format=fmt, dpi=dpi, **kwargs))
+    finally:
+        plt.close(fig)
+    return path

@@ -6,9 +6,7 @@ import os.path as osp
 import pytest
 from mmengine.config import Config
 
-from mmadapt.arch import load_spec
 from mmadapt.methods.dna.settings import DNAConfigError, dna_settings
-from mmadapt.methods.dna.space import DNASpace, bank_spec, unit_groups
 
 ROOT = osp.join(osp.dirname(__file__), '..', '..')
 CONFIGS = sorted(p for p in glob.glob(osp.join(ROOT, 'configs', 'dna', '*.py')) if not osp.basename(p).startswith('_'))
@@ -16,21 +14,13 @@ CONFIGS = sorted(p for p in glob.glob(osp.join(ROOT, 'configs', 'dna', '*.py')) 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=[osp.basename(p) for p in CONFIGS])
 def test_config_settings_space_and_budget(path):
-    from mmadapt.methods.dna.pipeline import _check_budget, _max_blocks
+    from mmadapt.methods.dna.pipeline import search_setup
     cfg = Config.fromfile(path)
-    dna = dna_settings(cfg)
-    seed = load_spec(dna['seed']['spec'])
-    out_indices = cfg.model.backbone.get('out_indices')
-    s = dna['search']
-    groups = unit_groups(seed, s['groups'], s['max_groups'], out_indices)
-    max_blocks = _max_blocks(seed, s)
-    bank, _ = bank_spec(seed, groups, max_blocks, out_indices)
-    space = DNASpace(seed, groups, max_blocks, s['width'], s['depth'], dna['cost']['input_size'],
-                     dna['cost']['num_classes'], out_indices)
+    setup = search_setup(cfg, dna_settings(cfg))  # also refuses a budget the search cannot reach
+    space = setup['space']
     assert space.chains
-    budget = dna['budget'] or dna['budget_ratio'] * space.cost_of(seed)
-    _check_budget(seed, groups, s, budget, space, out_indices)
-    assert space.cost_of(bank) > space.cost_of(seed)
+    assert setup['budget'] > 0
+    assert space.cost_of(setup['bank']) > setup['seed_cost']
 
 
 def test_paper_budgets_of_the_imagenet_configs():
@@ -39,6 +29,8 @@ def test_paper_budgets_of_the_imagenet_configs():
     assert classifier_cost('mobilenet_v2', 1000).madds == pytest.approx(300.8e6, rel=1e-3)
     assert classifier_cost('resnet18', 1000).madds == pytest.approx(1.814e9, rel=1e-3)
     assert classifier_cost('resnet50', 1000).madds == pytest.approx(4.089e9, rel=1e-3)
+    # torchvision's mobilenet_v2(width_mult=0.5): 1,968,680 parameters
+    assert classifier_cost('mobilenet_v2_x0.5', 1000).params == 1968680
 
 
 @pytest.mark.parametrize('key,value,match', [

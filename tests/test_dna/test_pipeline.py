@@ -63,7 +63,7 @@ def test_search_derive_train_and_summary(data32, tmp_path):
         assert (work / 'search' / 'rounds' / f'round_{i}.yaml').is_file()
         assert (work / 'search' / 'rounds' / f'round_{i}.png').stat().st_size > 1000
     # round 1's adaption (argmax) moves every unit by at most one group and every stage by one block
-    seed = load_spec('mobilenet_v2')
+    seed = load_spec(Config.fromfile(CONFIG).model.backbone.spec)
     r1 = load_spec(rounds['rounds'][0]['spec'])
     (d0, w0), (d1, w1) = _shape(seed), _shape(r1)
     assert all(abs(a - b) <= 1 for a, b in zip(d0, d1))
@@ -168,14 +168,14 @@ def test_a_seed_keeps_its_function_in_the_search_network(seed_name, tmp_path):
 
 @pytest.fixture(scope='module')
 def trained_seed(data32, tmp_path_factory):
-    """A MobileNetV2 trained on the tiny shapes data (the seed stage of the pipeline, alone)."""
+    """The config's seed (MobileNetV2 0.5x) trained on the tiny shapes data (the pipeline's seed stage alone)."""
     from mmadapt.engine.pipeline import run_stage
     from mmadapt.methods.dna.pipeline import train_config
     from mmadapt.utils.checkpoint import latest_checkpoint
     cfg = Config.fromfile(CONFIG)
     cfg.merge_from_dict(options(data32, **{'train_cfg.max_epochs': 6}))
     work = str(tmp_path_factory.mktemp('dna_seed'))
-    run_stage(train_config(cfg, load_spec('mobilenet_v2')), work, 'none', False, 'seed')
+    run_stage(train_config(cfg, load_spec(cfg.model.backbone.spec)), work, 'none', False, 'seed')
     return latest_checkpoint(work)
 
 
@@ -210,3 +210,35 @@ def test_a_lower_budget_gives_a_smaller_network(data32, trained_seed, tmp_path):
         sizes.append((r['expected_madds'], summary['rows']['dna']['madds']))
     (e_low, m_low), (e_high, m_high) = sizes
     assert e_low < e_high and m_low < m_high, sizes
+
+
+def test_the_target_exported_from_the_search_network_computes_what_it_computed_there(tmp_path):
+    """dna.target.init='supernet': the derived target, initialised by export, equals the search network
+    at the target's sub-network (eval mode), classifier head included."""
+    from mmadapt.cost.config_cost import build_model_from_config
+    from mmadapt.methods.dna.pipeline import export_supernet, search_config, search_setup, train_config
+    from mmadapt.methods.dna.settings import dna_settings
+    cfg = Config.fromfile(CONFIG)
+    dna = dna_settings(cfg)
+    setup = search_setup(cfg, dna)
+    scfg = search_config(cfg, dna, setup['seed'], setup['bank'], None)
+    torch.manual_seed(0)
+    search = build_model_from_config(scfg)
+    search.init_weights()
+    for m in search.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.1, 0.1)
+            m.running_var.uniform_(0.5, 1.5)
+    ckpt = str(tmp_path / 'search.pth')
+    torch.save(dict(state_dict=search.state_dict()), ckpt)
+    space = setup['space']
+    target = space.spec_of(space.paths_of('random', torch.Generator().manual_seed(3)))
+    out = str(tmp_path / 'init.pth')
+    tcfg = train_config(cfg, target)
+    export_supernet(scfg, ckpt, target, tcfg, out)
+    derived = build_model_from_config(tcfg)
+    derived.load_state_dict(torch.load(out)['state_dict'], strict=True)
+    search.eval().backbone.set_subnet(target)
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(derived.eval()(x, mode='tensor'), search(x, mode='tensor'), atol=1e-4)

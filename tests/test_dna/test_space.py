@@ -1,6 +1,4 @@
 """DNA's search space: expected MAdds (Eq. 5-7) exact, gates (Eq. 4), phase 3's adaption, targets."""
-import itertools
-
 import pytest
 import torch
 

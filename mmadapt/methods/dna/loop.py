@@ -46,7 +46,7 @@ from mmadapt.arch.widths import width_vars
 from mmadapt.datasets.subset import SplitDataset, seeded_split
 from mmadapt.engine.launch import unwrap
 from mmadapt.registry import HOOKS, LOOPS
-from mmadapt.utils.fileio import atomic_write_text
+from mmadapt.utils.fileio import atomic_write_text, save_figure
 
 from .space import DNASpace, UnitGroups, bank_spec, max_blocks_of, unit_groups, width_options
 
@@ -123,11 +123,7 @@ def draw_widths(path: str, spec, seed_spec, title: str, out_indices: Optional[Se
     ax.set_title(title, fontsize=9)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    tmp = path + '.tmp.png'
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    import os
-    os.replace(tmp, path)
+    save_figure(fig, path)
 
 
 def sandwich_step(model, backbone, space: DNASpace, num_subnets: int, batch, optim_wrapper,

@@ -34,10 +34,10 @@ from mmadapt.arch import ArchSpec, dump_spec, load_spec, spec_from_dict
 from mmadapt.arch.widths import get_widths, set_widths, width_vars
 from mmadapt.cost.rescale import BudgetError, rescale_widths
 from mmadapt.engine.pipeline import (PipelineFileError, clear_done, count_network, fit_input_widths, mark_done,
+                                     open_pipeline_config,
                                      read_done, read_run_metrics, resolve_stored_path, run_stage, stage_dir,
                                      stored_path)
-from mmadapt.utils.config_values import check_option_keys
-from mmadapt.utils.fileio import atomic_write_text
+from mmadapt.utils.fileio import atomic_write, atomic_write_text
 
 from .settings import DNAConfigError, dna_settings
 from .space import DNASpace, UnitGroups, bank_spec, max_blocks_of, unit_groups, width_options
@@ -54,6 +54,24 @@ def _max_blocks(seed, search: dict) -> List[int]:
         return max_blocks_of(seed, search['max_blocks'], search['depth'])
     except ValueError as e:
         raise DNAConfigError(f'dna.search.max_blocks: {e}') from None
+
+
+def search_setup(cfg: Config, dna: dict) -> dict:
+    """What the search starts from: the seed (without removed layers), its units' groups, the most
+    blocks per stage, the bank spec, the seed's space, its MAdds and the budget (checked reachable)."""
+    seed, _ = drop_removed_layers(dna['seed']['spec'])  # the same network, without identity layers in between
+    out_indices = cfg.model.backbone.get('out_indices')
+    s = dna['search']
+    groups = unit_groups(seed, s['groups'], s['max_groups'], out_indices)
+    max_blocks = _max_blocks(seed, s)
+    bank, _ = bank_spec(seed, groups, max_blocks, out_indices)
+    space = DNASpace(seed, groups, max_blocks, s['width'], s['depth'], dna['cost']['input_size'],
+                     dna['cost']['num_classes'], out_indices)
+    seed_cost = space.cost_of(seed)
+    budget = dna['budget'] or dna['budget_ratio'] * seed_cost
+    _check_budget(seed, groups, s, budget, space, out_indices)
+    return dict(seed=seed, groups=groups, max_blocks=max_blocks, bank=bank, space=space, out_indices=out_indices,
+                seed_cost=seed_cost, budget=budget)
 
 
 def train_config(cfg: Config, spec, load_from: Optional[str] = None) -> Config:
@@ -127,15 +145,13 @@ def drop_removed_layers(spec) -> Tuple[ArchSpec, Dict[Tuple[int, int], Tuple[int
     return spec_from_dict(d), moves
 
 
-def seed_into_bank(cfg: Config, seed, bank, checkpoint: str, out_path: str, out_indices) -> None:
-    """The seed's weights remapped into the search network (new channels and blocks: fresh init);
-    a seed checkpoint of the whole task model also gives its neck and head (new input channels read 0).
-    A seed with removed layers (skip) is read as the network without them (same function)."""
+def _seed_backbone(seed, checkpoint: str, dst, out_indices):
+    """The seed's backbone weights remapped into the backbone of ``dst`` (leading channels, leading
+    layers; new parts: fresh initialisation) and the report. A seed with removed layers (skip) is
+    read as the network without them (same function)."""
     import re
-    from mmadapt.cost.config_cost import build_model_from_config
-    from mmadapt.models.checkpoint import build_spec_backbone, unwrap_checkpoint
+    from mmadapt.models.checkpoint import build_spec_backbone
     from mmadapt.remap import load_seed, remap_state_dict
-    from mmadapt.utils.checkpoint import load_checkpoint_file
     seed = load_spec(seed)
     compact, moves = drop_removed_layers(seed)
     seed_state, _ = load_seed(checkpoint, seed, what=f'seed checkpoint {checkpoint}')
@@ -146,41 +162,80 @@ def seed_into_bank(cfg: Config, seed, bank, checkpoint: str, out_path: str, out_
             s, j = moves[(int(m.group(1)), int(m.group(2)))]
             key = f'stages.{s}.{j}.{m.group(3)}'
         renamed[key] = value
-    target = build_spec_backbone(bank, out_indices).state_dict()
-    bstate, report = remap_state_dict(compact, renamed, bank, target, 'fna')
-    state = {f'backbone.{k}': v for k, v in bstate.items()}
+    target = build_spec_backbone(dst, out_indices).state_dict()
+    return remap_state_dict(compact, renamed, dst, target, 'fna')
+
+
+def _write_init(cfg: Config, backbone_state: Dict[str, torch.Tensor], source: Dict[str, torch.Tensor], out_path: str,
+                meta: dict) -> List[str]:
+    """A checkpoint for the model of ``cfg``: ``backbone_state`` for its backbone; its other layers
+    (neck, head) from ``source`` cut or zero-padded to their shapes (leading channels: a head that
+    reads fewer channels reads the leading ones, one that reads more reads zeros from the new ones).
+    Returns the keys taken from ``source``."""
+    from mmadapt.cost.config_cost import build_model_from_config
     template = build_model_from_config(cfg).state_dict()
-    full = unwrap_checkpoint(load_checkpoint_file(checkpoint, 'seed checkpoint'))
-    extra = []
-    for key, value in full.items():
-        if key.startswith('backbone.') or key not in template or not torch.is_tensor(value):
+    out = {f'backbone.{k}': v for k, v in backbone_state.items()}
+    copied = []
+    for key, value in template.items():
+        if key.startswith('backbone.'):
             continue
-        if value.dim() != template[key].dim():
-            continue
-        state[key] = _fit_tensor(value, template[key].shape)
-        extra.append(key)
-    torch.save(dict(state_dict=state, meta=dict(dna_seed=seed.to_dict(), copied=extra)), out_path)
-    print_log(f'DNA: seed {checkpoint} remapped into the search network ({len(extra)} keys of the neck / head '
+        src = source.get(key)
+        if torch.is_tensor(src) and src.dim() == value.dim():
+            out[key] = _fit_tensor(src, value.shape)
+            copied.append(key)
+    atomic_write(out_path, lambda tmp: torch.save(dict(state_dict=out, meta=dict(meta, copied=copied)), tmp))
+    return copied
+
+
+def _checkpoint_state(path: str, what: str) -> Dict[str, torch.Tensor]:
+    from mmadapt.models.checkpoint import unwrap_checkpoint
+    from mmadapt.utils.checkpoint import load_checkpoint_file
+    return unwrap_checkpoint(load_checkpoint_file(path, what))
+
+
+def seed_into_bank(cfg: Config, seed, bank, checkpoint: str, out_path: str, out_indices) -> None:
+    """The seed's weights remapped into the search network of ``cfg`` (new channels and blocks: fresh
+    initialisation); a seed checkpoint of the whole task model also gives its neck and head."""
+    state, report = _seed_backbone(seed, checkpoint, bank, out_indices)
+    copied = _write_init(cfg, state, _checkpoint_state(checkpoint, 'seed checkpoint'), out_path,
+                         dict(dna_seed=load_spec(seed).to_dict()))
+    print_log(f'DNA: seed {checkpoint} remapped into the search network ({len(copied)} keys of the neck / head '
               f'copied):\n{report.summary()}', logger='current')
+
+
+def seed_init(seed, checkpoint: str, spec, train_cfg: Config, out_path: str, out_indices) -> None:
+    """Weights for the derived network of ``spec`` from the seed's (leading channels and layers)."""
+    state, _ = _seed_backbone(seed, checkpoint, spec, out_indices)
+    _write_init(train_cfg, state, _checkpoint_state(checkpoint, 'seed checkpoint'), out_path,
+                dict(dna_seed_init=load_spec(spec).to_dict()))
 
 
 def export_supernet(search_cfg: Config, checkpoint: str, spec, train_cfg: Config, out_path: str) -> None:
     """The target's weights taken from the search network (backbone: the sub-network's slices; the
     layers after it: the leading input channels)."""
     from mmadapt.cost.config_cost import build_model_from_config
-    from mmadapt.models.checkpoint import unwrap_checkpoint
-    from mmadapt.utils.checkpoint import load_checkpoint_file
     model = build_model_from_config(search_cfg)
-    state = unwrap_checkpoint(load_checkpoint_file(checkpoint, 'search checkpoint'))
+    state = _checkpoint_state(checkpoint, 'search checkpoint')
     model.load_state_dict(state, strict=True)
     sub, bstate = model.backbone.export_subnet(spec)
-    template = build_model_from_config(train_cfg).state_dict()
-    out = {f'backbone.{k}': v for k, v in bstate.items()}
-    for key, value in template.items():
-        if key.startswith('backbone.'):
-            continue
-        out[key] = state[key][tuple(slice(0, n) for n in value.shape)].clone()
-    torch.save(dict(state_dict=out, meta=dict(dna_export=sub.to_dict())), out_path)
+    _write_init(train_cfg, bstate, state, out_path, dict(dna_export=sub.to_dict()))
+
+
+def with_epochs(cfg: Config, epochs: Optional[int]) -> Config:
+    """``cfg`` trained for ``epochs`` (None: as it is); epoch-based schedulers that ended with the old
+    schedule end with the new one."""
+    if epochs is None:
+        return cfg
+    old = cfg.train_cfg.get('max_epochs')
+    cfg.train_cfg.max_epochs = epochs
+    if cfg.train_cfg.get('val_interval') == old:
+        cfg.train_cfg.val_interval = epochs
+    for sched in cfg.get('param_scheduler') or []:
+        if sched.get('by_epoch', True):
+            for key in ('end', 'T_max'):
+                if sched.get(key) == old:
+                    sched[key] = epochs
+    return cfg
 
 
 def uniform_network(seed, target_cost: float, space: DNASpace, out_indices=None):
@@ -204,37 +259,25 @@ def run_pipeline(config, work_dir: Optional[str] = None, cfg_options: Optional[d
     """Run DNA on ``config`` (see the module docstring); returns the summary."""
     from mmadapt.utils.checkpoint import latest_checkpoint
 
-    cfg = config if isinstance(config, Config) else Config.fromfile(config)
-    if cfg_options:
-        check_option_keys(cfg, cfg_options, DNAConfigError)
-        cfg.merge_from_dict(cfg_options)
+    cfg, name, root = open_pipeline_config(config, work_dir, cfg_options, DNAConfigError, 'dna')
     dna = dna_settings(cfg)
-    name = osp.splitext(osp.basename(cfg.filename or 'dna'))[0]
-    root = work_dir or cfg.get('work_dir') or osp.join('./work_dirs', name)
     given_seed = load_spec(dna['seed']['spec'])
-    seed, _ = drop_removed_layers(given_seed)  # the same network, without identity layers in between
-    out_indices = cfg.model.backbone.get('out_indices')
+    setup = search_setup(cfg, dna)
+    seed, groups, max_blocks, bank, seed_space = (setup[k] for k in ('seed', 'groups', 'max_blocks', 'bank', 'space'))
+    out_indices, seed_cost, budget = setup['out_indices'], setup['seed_cost'], setup['budget']
     s = dna['search']
-    groups = unit_groups(seed, s['groups'], s['max_groups'], out_indices)
-    max_blocks = _max_blocks(seed, s)
-    bank, _ = bank_spec(seed, groups, max_blocks, out_indices)
-    seed_space = DNASpace(seed, groups, max_blocks, s['width'], s['depth'], dna['cost']['input_size'],
-                          dna['cost']['num_classes'], out_indices)
-    seed_cost = seed_space.cost_of(seed)
-    budget = dna['budget'] or dna['budget_ratio'] * seed_cost
-    _check_budget(seed, groups, s, budget, seed_space, out_indices)
-    stages = ['seed', 'search', 'target', 'uniform'] + [f'markov_{k}' for k in range(dna['target']['markov'])]
+    stages = ['seed', 'seed_finetune', 'search', 'target', 'uniform'] + [f'markov_{k}' for k in range(dna['target']['markov'])]
     if not resume:
         clear_done(root, stages)
     rows: Dict[str, dict] = {}
 
-    def train(stage: str, spec, init: str, load_from: Optional[str] = None) -> dict:
+    def train(stage: str, spec, init: str, load_from: Optional[str] = None, epochs: Optional[int] = None) -> dict:
         done = read_done(root, stage) if resume else None
         if done is not None:
             print_log(f'DNA: {stage} is done, skipped (--resume)', logger='current')
             return done['record']
         sdir = stage_dir(root, stage)
-        tcfg = train_config(cfg, spec, load_from)
+        tcfg = with_epochs(train_config(cfg, spec, load_from), epochs)
         if is_main_process():
             os.makedirs(sdir, exist_ok=True)
             dump_spec(spec, osp.join(sdir, 'spec.yaml'))
@@ -247,17 +290,24 @@ def run_pipeline(config, work_dir: Optional[str] = None, cfg_options: Optional[d
         counted = count_network(tcfg, size)
         record = dict(stage=stage, spec=spec.to_dict(), describe=spec.describe(), madds=seed_space.cost_of(spec),
                       params=counted['params'], model_madds=counted['madds'], init=init, seconds=seconds,
+                      epochs=tcfg.train_cfg.get('max_epochs'),
                       val=metrics['val'], test=metrics['test'])
         mark_done(root, stage, dict(record=record, checkpoint=stored_path(root, latest_checkpoint(sdir))))
         return record
 
     # the seed, trained with the recipe (its checkpoint can start the search)
     seed_ckpt = dna['seed']['checkpoint']
-    if seed_ckpt == 'train' or 'seed' in dna['compare']:
+    epochs = dna['target']['epochs']
+    from_seed = dna['compare_init'] == 'seed'
+    if seed_ckpt == 'train' or ('seed' in dna['compare'] and not from_seed):
         rows['seed'] = train('seed', given_seed, 'scratch')
         if seed_ckpt == 'train':
             done = read_done(root, 'seed')
             seed_ckpt = resolve_stored_path(root, 'seed', 'checkpoint', done['checkpoint'], error=DNAConfigError)
+    if from_seed and not seed_ckpt:
+        raise DNAConfigError("dna.compare_init='seed' needs the seed's weights: dna.seed.checkpoint (a file or 'train')")
+    if from_seed and 'seed' in dna['compare']:  # the seed trained on for as long as the other rows
+        rows['seed'] = train('seed_finetune', given_seed, 'seed', seed_ckpt, epochs)
 
     # the search
     sdir = stage_dir(root, 'search')
@@ -297,7 +347,7 @@ def run_pipeline(config, work_dir: Optional[str] = None, cfg_options: Optional[d
             os.makedirs(tdir, exist_ok=True)
             export_supernet(scfg, search_ckpt, target, train_config(cfg, target), load_from)
         barrier()
-    rows['dna'] = train('target', target, dna['target']['init'], load_from)
+    rows['dna'] = train('target', target, dna['target']['init'], load_from, epochs)
 
     # Markov-sampled networks (Table 4)
     if dna['target']['markov']:
@@ -309,12 +359,20 @@ def run_pipeline(config, work_dir: Optional[str] = None, cfg_options: Optional[d
         for k in range(dna['target']['markov']):
             spec = space.markov_network(alphas, budget, dna['target']['markov_tolerance'], generator=gen,
                                         name=f'{seed.name}_dna_markov{k}')
-            rows[f'markov_{k}'] = train(f'markov_{k}', spec, 'scratch')
+            rows[f'markov_{k}'] = train(f'markov_{k}', spec, 'scratch', None, epochs)
 
     # the uniformly scaled seed of the target's MAdds
     if 'uniform' in dna['compare']:
         spec, factor = uniform_network(seed, seed_space.cost_of(target), seed_space, out_indices)
-        rows['uniform'] = train('uniform', spec, 'scratch')
+        init, load_from = 'scratch', None
+        if from_seed:
+            udir = stage_dir(root, 'uniform')
+            init, load_from = 'seed', osp.join(udir, 'seed_init.pth')
+            if is_main_process():
+                os.makedirs(udir, exist_ok=True)
+                seed_init(given_seed, seed_ckpt, spec, train_config(cfg, spec), load_from, out_indices)
+            barrier()
+        rows['uniform'] = train('uniform', spec, init, load_from, epochs)
         rows['uniform']['factor'] = factor
     return _write_summary(root, dna, rows, search, budget, seed_cost)
 

@@ -16,9 +16,13 @@
         cost=dict(input_size=(224, 224),   # (H, W) of the MAdds
                   num_classes=None),       # count the classifier's FC (None: backbone only)
         target=dict(init='scratch',        # 'scratch' (the paper) or 'supernet' (exported from the search)
+                    epochs=None,           # epochs of the target (and the other rows); None: the config's
                     markov=0,              # also train this many Markov-sampled networks (Table 4)
                     markov_tolerance=0.01),
         compare=('seed', 'uniform'),  # also train the seed and the uniformly scaled seed of equal MAdds
+        compare_init='scratch',       # 'seed': the uniform row starts from the seed's weights (leading
+                                      # channels) and the seed row is the seed trained on, both for
+                                      # target.epochs (use with target.init='supernet')
     )
 """
 import copy
@@ -26,12 +30,13 @@ import copy
 from mmengine.config import Config, ConfigDict
 
 from mmadapt.engine.pipeline import PipelineConfigError
-from mmadapt.utils.config_values import config_bool
+from mmadapt.utils.config_values import config_bool, config_field_number, config_section
 
 from .loop import BUDGET_LOSSES, DERIVES
 
 INITS = ('scratch', 'supernet')
 COMPARES = ('seed', 'uniform')
+COMPARE_INITS = ('scratch', 'seed')
 DERIVED_BACKBONES = ('mmadapt.DerivedResNet', 'mmadapt.DerivedMobileNetV2', 'mmadapt.DerivedMobileNetV1')
 
 _DEFAULTS = dict(
@@ -43,8 +48,9 @@ _DEFAULTS = dict(
                 arch_ratio=0.25, alpha_std=0.0, carry_alphas=True, derive='expected', lr_min_ratio=0.1,
                 optim_wrapper=None),
     cost=dict(input_size=None, num_classes=None),
-    target=dict(init='scratch', markov=0, markov_tolerance=0.01),
+    target=dict(init='scratch', epochs=None, markov=0, markov_tolerance=0.01),
     compare=('seed', 'uniform'),
+    compare_init='scratch',
 )
 
 
@@ -53,27 +59,11 @@ class DNAConfigError(PipelineConfigError):
 
 
 def _section(d: dict, key: str) -> dict:
-    given = d.get(key)
-    if given is not None and not isinstance(given, dict):
-        raise DNAConfigError(f'dna.{key} must be a dict, got {given!r}')
-    given = dict(given or {})
-    unknown = sorted(set(given) - set(_DEFAULTS[key]))
-    if unknown:
-        raise DNAConfigError(f'dna.{key}: unknown field(s) {unknown}; allowed: {sorted(_DEFAULTS[key])}')
-    return dict(_DEFAULTS[key], **given)
+    return config_section(d, key, _DEFAULTS[key], f'dna.{key}', DNAConfigError)
 
 
 def _number(value, where: str, low=None, high=None, integer: bool = False, low_open: bool = False):
-    ok = not isinstance(value, bool) and isinstance(value, (int, float)) and (not integer or isinstance(value, int))
-    if ok and low is not None:
-        ok = value > low if low_open else value >= low
-    if ok and high is not None:
-        ok = value <= high
-    if not ok:
-        bounds = (f" {'>' if low_open else '>='} {low}" if low is not None else '') + \
-            (f' and <= {high}' if high is not None else '')
-        raise DNAConfigError(f"dna.{where} must be {'an integer' if integer else 'a number'}{bounds}, got {value!r}")
-    return value
+    return config_field_number(value, f'dna.{where}', low, high, integer, low_open, DNAConfigError)
 
 
 def dna_settings(cfg: Config) -> dict:
@@ -137,6 +127,11 @@ def dna_settings(cfg: Config) -> dict:
     if t['init'] not in INITS:
         raise DNAConfigError(f"dna.target.init {t['init']!r} not allowed; allowed: {list(INITS)}")
     _number(t['markov'], 'target.markov', 0, integer=True)
+    if t['epochs'] is not None:
+        _number(t['epochs'], 'target.epochs', 1, integer=True)
+    out['compare_init'] = d.get('compare_init', 'scratch')
+    if out['compare_init'] not in COMPARE_INITS:
+        raise DNAConfigError(f"dna.compare_init {out['compare_init']!r} not allowed; allowed: {list(COMPARE_INITS)}")
     _number(t['markov_tolerance'], 'target.markov_tolerance', 0, 0.5, low_open=True)
     compare = d.get('compare', _DEFAULTS['compare'])
     compare = [compare] if isinstance(compare, str) else list(compare or [])

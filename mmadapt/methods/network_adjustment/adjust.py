@@ -93,3 +93,6 @@ def adjust_widths(widths: Sequence[int], init_widths: Sequence[int], fur: Sequen
         if new[i] != widths[i]:
             steps[i] = new[i] - int(widths[i])
     return new, dict(top=top, bottom=bottom, steps=steps)
+
+
+__all__ = ['BudgetError', 'adjust_widths', 'drop_rates', 'k_schedule', 'rescale_widths']

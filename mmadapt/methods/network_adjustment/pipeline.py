@@ -38,10 +38,10 @@ from mmadapt.arch import dump_spec, load_spec
 from mmadapt.arch.widths import get_widths, set_widths, width_vars
 from mmadapt.engine.launch import unwrap
 from mmadapt.engine.pipeline import (PipelineFileError, clear_done, fit_input_widths, mark_done, read_done,
+                                     open_pipeline_config,
                                      read_run_metrics, run_stage,
                                      stage_dir, stored_path, resolve_stored_path)
-from mmadapt.utils.config_values import check_option_keys
-from mmadapt.utils.fileio import atomic_write_text, read_json_object
+from mmadapt.utils.fileio import atomic_write_text, read_json_object, save_figure
 
 from .adjust import BudgetError, adjust_widths, drop_rates, k_schedule, rescale_widths
 from .settings import NAConfigError, na_settings
@@ -228,14 +228,9 @@ def run_pipeline(config, work_dir: Optional[str] = None, cfg_options: Optional[d
     from mmadapt.models.channel_dropout import attach_channel_dropout
     from .fur import compute_fur
 
-    cfg = config if isinstance(config, Config) else Config.fromfile(config)
-    if cfg_options:
-        check_option_keys(cfg, cfg_options, NAConfigError)
-        cfg.merge_from_dict(cfg_options)
+    cfg, name, root = open_pipeline_config(config, work_dir, cfg_options, NAConfigError, 'network_adjustment')
     na = na_settings(cfg)
     _check_val_interval(cfg)
-    name = osp.splitext(osp.basename(cfg.filename or 'network_adjustment'))[0]
-    root = work_dir or cfg.get('work_dir') or osp.join('./work_dirs', name)
     seed_spec = load_spec(na['seed']['spec'])
     out_indices = cfg.model.backbone.get('out_indices')
     num_stages = len(seed_spec.stages) if out_indices is None else min(max(out_indices) + 1, len(seed_spec.stages))
@@ -372,10 +367,7 @@ def _draw_widths(path: str, names: List[str], rounds: List[Dict], best: int) -> 
     ax.set_ylabel('channels')
     ax.legend(fontsize=8)
     fig.tight_layout()
-    tmp = path + '.tmp.png'
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    os.replace(tmp, path)
+    save_figure(fig, path)
 
 
 def _write_summary(root, na, rounds, target, unit, init_widths, seed_spec, num_stages) -> dict:

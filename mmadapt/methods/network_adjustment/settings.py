@@ -27,7 +27,7 @@ from mmengine.config import Config, ConfigDict
 
 from mmadapt.engine.pipeline import PipelineConfigError
 from mmadapt.models.channel_dropout import DROPOUT_MODES
-from mmadapt.utils.config_values import config_bool
+from mmadapt.utils.config_values import config_bool, config_field_number, config_section
 
 from .fur import METRICS
 
@@ -53,33 +53,13 @@ class NAConfigError(PipelineConfigError):
 
 
 def _section(na: dict, key: str) -> dict:
-    given = na.get(key)
-    if given is None and key == 'dropout' and key in na:
+    if na.get(key) is None and key == 'dropout' and key in na:
         return None
-    if given is not None and not isinstance(given, dict):
-        raise NAConfigError(f'network_adjustment.{key} must be a dict, got {given!r}')
-    given = dict(given or {})
-    unknown = sorted(set(given) - set(_DEFAULTS[key]))
-    if unknown:
-        raise NAConfigError(f'network_adjustment.{key}: unknown field(s) {unknown}; allowed: {sorted(_DEFAULTS[key])}')
-    return dict(_DEFAULTS[key], **given)
+    return config_section(na, key, _DEFAULTS[key], f'network_adjustment.{key}', NAConfigError)
 
 
 def _number(value, where: str, low=None, high=None, integer: bool = False, low_open: bool = False):
-    ok = not isinstance(value, bool) and isinstance(value, (int, float)) and (not integer or isinstance(value, int))
-    if ok and low is not None:
-        ok = value > low if low_open else value >= low
-    if ok and high is not None:
-        ok = value <= high
-    if not ok:
-        kind = 'an integer' if integer else 'a number'
-        bounds = ''
-        if low is not None:
-            bounds += f" {'>' if low_open else '>='} {low}"
-        if high is not None:
-            bounds += f" and <= {high}"
-        raise NAConfigError(f'network_adjustment.{where} must be {kind}{bounds}, got {value!r}')
-    return value
+    return config_field_number(value, f'network_adjustment.{where}', low, high, integer, low_open, NAConfigError)
 
 
 def na_settings(cfg: Config) -> dict:
