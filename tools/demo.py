@@ -135,13 +135,19 @@ def search_report(path):
             f'{verdict}); expected backbone MAdds {first / 1e6:.2f}M -> {last / 1e6:.2f}M')
 
 
-def network_adjustment(args, work_dir):
-    """Network Adjustment of ResNet-20 on shapes classification, and the re-trained comparison."""
-    total_start = time.time()
+def shapes_cls32(args, work_dir):
+    """Make the work dir and the 32x32 shapes classification data (2000 + 400 images); the
+    --cfg-options that point a config at it."""
     os.makedirs(work_dir, exist_ok=True)
     root = osp.join(args.data_root, 'shapes_cls32')
     ensure_data('cls', root, 2000, 400, 32)
-    opts = [f'{k}={v}' for k, v in data_root_options(root).items()]
+    return [f'{k}={v}' for k, v in data_root_options(root).items()]
+
+
+def network_adjustment(args, work_dir):
+    """Network Adjustment of ResNet-20 on shapes classification, and the re-trained comparison."""
+    total_start = time.time()
+    opts = shapes_cls32(args, work_dir)
     py = sys.executable
     na_dir = osp.join(work_dir, 'search')
     run_stage('search', [py, osp.join(ROOT, 'tools/train.py'), NA_CONFIG, '--work-dir', na_dir,
@@ -189,10 +195,7 @@ def network_adjustment(args, work_dir):
 def dna(args, work_dir):
     """DNA of MobileNetV2 to 60% of its MAdds on shapes classification: seed vs DNA vs uniform."""
     total_start = time.time()
-    os.makedirs(work_dir, exist_ok=True)
-    root = osp.join(args.data_root, 'shapes_cls32')
-    ensure_data('cls', root, 2000, 400, 32)
-    opts = [f'{k}={v}' for k, v in data_root_options(root).items()]
+    opts = shapes_cls32(args, work_dir)
     run_dir = osp.join(work_dir, 'dna')
     run_stage('dna', [sys.executable, osp.join(ROOT, 'tools/train.py'), DNA_CONFIG, '--work-dir', run_dir,
                       '--cfg-options'] + opts, work_dir)

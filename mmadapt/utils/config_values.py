@@ -83,3 +83,30 @@ def config_section(settings: dict, key: str, defaults: dict, field: str, error: 
     if unknown:
         raise error(f'{field}: unknown field(s) {unknown}; allowed: {sorted(defaults)}')
     return dict(defaults, **given)
+
+
+def config_method_dict(cfg, key: str, defaults: dict, title: str, error: Type[Exception] = ValueError) -> dict:
+    """A deep copy of the method dict ``cfg[key]`` (e.g. ``dna``) as a plain dict; a config without it,
+    or with fields not in ``defaults``, raises ``error`` naming them (``title``: the method's name)."""
+    import copy
+    if key not in cfg:
+        raise error(f'not a {title} config: it has no `{key}` dict')
+    raw = cfg[key]
+    d = copy.deepcopy(raw.to_dict() if hasattr(raw, 'to_dict') else dict(raw))
+    unknown = sorted(set(d) - set(defaults))
+    if unknown:
+        raise error(f'{key}: unknown field(s) {unknown}; allowed: {sorted(defaults)}')
+    return d
+
+
+WIDTH_SEED_BACKBONES = ('mmadapt.DerivedResNet', 'mmadapt.DerivedMobileNetV2', 'mmadapt.DerivedMobileNetV1')
+"""Backbones of explicit widths that the width-changing methods (DNA, Network Adjustment) start from."""
+
+
+def check_derived_backbone(cfg, key: str, role: str, error: Type[Exception] = ValueError) -> dict:
+    """``cfg.model.backbone`` when it is one of :data:`WIDTH_SEED_BACKBONES`, else ``error`` naming ``key``."""
+    backbone = cfg.get('model', {}).get('backbone', {})
+    if backbone.get("type") not in WIDTH_SEED_BACKBONES:
+        raise error(f'{key}: model.backbone must be one of {list(WIDTH_SEED_BACKBONES)} ({role}), got '
+                    f"{backbone.get('type')!r}")
+    return backbone

@@ -164,6 +164,17 @@ def test_a_seed_keeps_its_function_in_the_search_network(seed_name, tmp_path):
         want = seed_model(x, mode='tensor')
         got = model(x, mode='tensor')
     assert torch.allclose(got, want, atol=1e-4), (got - want).abs().max()
+    if seed_name == 'fna_mbv2_det':  # and the whole pipeline runs from that FNA++ result (one short round)
+        from mmadapt.arch import dump_spec
+        data = str(tmp_path / 'cls') + '/'
+        from mmadapt.datasets import make_shapes
+        make_shapes('cls', data, 32, 8, 32, seed=0)
+        spec_path = str(tmp_path / 'fna_derived.yaml')
+        dump_spec(spec, spec_path)
+        summary = run(tmp_path / 'chain', options(data, **{
+            'model.backbone.spec': spec_path, 'dna.seed.checkpoint': ckpt, 'dna.compare': [], 'dna.search.rounds': 1,
+            'dna.search.warmup_epochs': 0, 'dna.search.phase2_epochs': 0.5}))
+        assert summary['rows']['dna']['madds'] > 0 and len(summary['rounds']) == 1
 
 
 @pytest.fixture(scope='module')
@@ -198,6 +209,13 @@ def test_recoverability_phase2_alone_brings_the_expected_madds_back(data32, trai
     start, end = r['expected_madds_start'], r['expected_madds']
     assert start < 0.95 * seed
     assert end - start > 0.3 * (seed - start), (start, end, seed)
+    # phase 2 and phase 3 leave every weight and BN statistic as it was: the search network after the
+    # round (which moved the network's widths) holds the seed's weights in the bank unchanged
+    from mmadapt.models.checkpoint import unwrap_checkpoint
+    before = torch.load(str(tmp_path / 'rec' / 'search' / 'seed_in_bank.pth'))['state_dict']
+    after = unwrap_checkpoint(torch.load(str(tmp_path / 'rec' / 'search' / 'epoch_2.pth'), weights_only=False))
+    assert set(before) == set(after)
+    assert all(torch.equal(before[k], after[k]) for k in before)
 
 
 def test_a_lower_budget_gives_a_smaller_network(data32, trained_seed, tmp_path):

@@ -238,3 +238,28 @@ def test_unsupported_seeds_are_named():
         _space('mobilenet_v3_large')
     with pytest.raises(SpecError, match='zero-padded'):
         _space('resnet20_cifar')
+
+
+def test_budget_loss_is_zero_below_the_budget_and_finite_at_it():
+    from mmadapt.methods.dna.loop import budget_loss
+    t = 100e6
+    for e in (50e6, 99.9e6, 100e6):
+        x = torch.tensor(e, dtype=torch.float64, requires_grad=True)
+        loss = budget_loss(x, t)
+        assert float(loss) == 0.0
+        loss.backward()
+        assert float(x.grad) == 0.0
+    x = torch.tensor(100e6 + 1.0, dtype=torch.float64, requires_grad=True)  # one MAdd above: eps bounds it
+    loss = budget_loss(x, t)
+    assert torch.isfinite(loss) and float(loss) == pytest.approx(torch.log(torch.tensor(0.1 + 1e-6)).item(), rel=1e-4)
+    loss.backward()
+    assert 0 < float(x.grad) < 1e-5  # d/dE log(E/1e6 - 100 + 0.1) in per-MAdd units
+    x = torch.tensor(150e6, dtype=torch.float64, requires_grad=True)
+    budget_loss(x, t).backward()
+    assert float(x.grad) == pytest.approx(1e-6 / (50 + 0.1))
+    # DMCP's two-sided form pulls an expectation far below the budget up
+    x = torch.tensor(50e6, dtype=torch.float64, requires_grad=True)
+    budget_loss(x, t, 'log_l1').backward()
+    assert float(x.grad) < 0
+    with pytest.raises(ValueError, match='budget loss'):
+        budget_loss(x, t, 'l3')

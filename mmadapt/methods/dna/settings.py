@@ -25,19 +25,17 @@
                                       # target.epochs (use with target.init='supernet')
     )
 """
-import copy
-
-from mmengine.config import Config, ConfigDict
+from mmengine.config import Config
 
 from mmadapt.engine.pipeline import PipelineConfigError
-from mmadapt.utils.config_values import config_bool, config_field_number, config_section
+from mmadapt.utils.config_values import (check_derived_backbone, config_bool, config_field_number,
+                                          config_method_dict, config_section)
 
 from .loop import BUDGET_LOSSES, DERIVES
 
 INITS = ('scratch', 'supernet')
 COMPARES = ('seed', 'uniform')
 COMPARE_INITS = ('scratch', 'seed')
-DERIVED_BACKBONES = ('mmadapt.DerivedResNet', 'mmadapt.DerivedMobileNetV2', 'mmadapt.DerivedMobileNetV1')
 
 _DEFAULTS = dict(
     seed=dict(spec=None, checkpoint=None),
@@ -68,17 +66,8 @@ def _number(value, where: str, low=None, high=None, integer: bool = False, low_o
 
 def dna_settings(cfg: Config) -> dict:
     """The ``dna`` dict of ``cfg`` with defaults filled in and every field checked."""
-    if 'dna' not in cfg:
-        raise DNAConfigError('not a DNA config: it has no `dna` dict')
-    raw = cfg.dna
-    d = copy.deepcopy(raw.to_dict() if isinstance(raw, ConfigDict) else dict(raw))
-    unknown = sorted(set(d) - set(_DEFAULTS))
-    if unknown:
-        raise DNAConfigError(f'dna: unknown field(s) {unknown}; allowed: {sorted(_DEFAULTS)}')
-    backbone = cfg.get('model', {}).get('backbone', {})
-    if backbone.get('type') not in DERIVED_BACKBONES:
-        raise DNAConfigError(f'dna: model.backbone must be one of {list(DERIVED_BACKBONES)} (the seed network), got '
-                             f"{backbone.get('type')!r}")
+    d = config_method_dict(cfg, 'dna', _DEFAULTS, 'DNA', DNAConfigError)
+    backbone = check_derived_backbone(cfg, 'dna', 'the seed network', DNAConfigError)
     out = {key: _section(d, key) for key in ('seed', 'search', 'cost', 'target')}
     if out['seed']['spec'] is None:
         if backbone.get('spec') is None:

@@ -21,19 +21,17 @@
         select_metric=None,   # the hold-out metric that picks the best round (default: the first reported)
     )
 """
-import copy
-
-from mmengine.config import Config, ConfigDict
+from mmengine.config import Config
 
 from mmadapt.engine.pipeline import PipelineConfigError
 from mmadapt.models.channel_dropout import DROPOUT_MODES
-from mmadapt.utils.config_values import config_bool, config_field_number, config_section
+from mmadapt.utils.config_values import (check_derived_backbone, config_bool, config_field_number, config_method_dict,
+                                          config_section)
 
 from .fur import METRICS
 
 INITS = ('scratch', 'inherit')
 COSTS = ('madds', 'latency')
-DERIVED_BACKBONES = ('mmadapt.DerivedResNet', 'mmadapt.DerivedMobileNetV2', 'mmadapt.DerivedMobileNetV1')
 
 _DEFAULTS = dict(
     rounds=10,
@@ -64,17 +62,8 @@ def _number(value, where: str, low=None, high=None, integer: bool = False, low_o
 
 def na_settings(cfg: Config) -> dict:
     """The ``network_adjustment`` dict of ``cfg`` with defaults filled in and every field checked."""
-    if 'network_adjustment' not in cfg:
-        raise NAConfigError('not a Network Adjustment config: it has no `network_adjustment` dict')
-    raw = cfg.network_adjustment
-    na = copy.deepcopy(raw.to_dict() if isinstance(raw, ConfigDict) else dict(raw))
-    unknown = sorted(set(na) - set(_DEFAULTS))
-    if unknown:
-        raise NAConfigError(f'network_adjustment: unknown field(s) {unknown}; allowed: {sorted(_DEFAULTS)}')
-    backbone = cfg.get('model', {}).get('backbone', {})
-    if backbone.get('type') not in DERIVED_BACKBONES:
-        raise NAConfigError(f'network_adjustment: model.backbone must be one of {list(DERIVED_BACKBONES)} (a network '
-                            f"of explicit widths), got {backbone.get('type')!r}")
+    na = config_method_dict(cfg, 'network_adjustment', _DEFAULTS, 'Network Adjustment', NAConfigError)
+    backbone = check_derived_backbone(cfg, 'network_adjustment', 'a network of explicit widths', NAConfigError)
     out = dict(rounds=_number(na.get('rounds', _DEFAULTS['rounds']), 'rounds', 1, integer=True))
     for key in ('seed', 'cost', 'holdout', 'fur', 'adjust', 'dropout'):
         out[key] = _section(na, key)
