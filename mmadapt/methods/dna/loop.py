@@ -186,7 +186,7 @@ def alpha_step(module, backbone, space: DNASpace, alphas: Dict[str, torch.Tensor
             p.grad = g.detach().clone()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
-    return dict(task=float(task), loss_F=float(lf), expected=float(expected))
+    return dict(task=float(task.detach()), loss_F=float(lf.detach()), expected=float(expected.detach()))
 
 
 @LOOPS.register_module()
