@@ -29,6 +29,15 @@ def shapes_root(tmp_path_factory):
     return root
 
 
+@pytest.fixture(scope='session')
+def data32(tmp_path_factory):
+    """64 training and 16 val images of shapes classification at 32x32 (the width methods' tests)."""
+    from mmadapt.datasets import make_shapes
+    root = tmp_path_factory.mktemp('shapes32') / 'cls'
+    make_shapes('cls', str(root), 64, 16, 32, seed=0)
+    return str(root) + '/'
+
+
 def data_options(data_root, config_name):
     """--cfg-options that point a shapes baseline config at a test data set and make it small."""
     from mmadapt.utils import data_root_options

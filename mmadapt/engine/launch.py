@@ -40,6 +40,38 @@ def unwrap(model):
     return model.module if is_model_wrapper(model) else model
 
 
+def search_loop_backbone(runner, dataloader, backbone_type: type, loop: str, wanted: str):
+    """The backbone a search loop works on, checked: ``runner``'s model's backbone must be a
+    ``backbone_type`` (``wanted`` names it in the error) and the training dataloader a config dict,
+    which the loop splits itself. ``loop`` names the loop in the errors."""
+    backbone = getattr(unwrap(runner.model), 'backbone', None)
+    if not isinstance(backbone, backbone_type):
+        raise TypeError(f'{loop} needs {wanted} as model.backbone; got {type(backbone).__name__}')
+    if not isinstance(dataloader, dict):
+        raise TypeError(f'{loop} splits the training set itself: give train_dataloader as a config dict')
+    return backbone
+
+
+def check_identical_on_ranks(tensors, what: str) -> None:
+    """Under DDP, raise unless every rank holds exactly rank 0's ``tensors``; log the check.
+    ``what`` names them in the messages, e.g. ``'architecture parameters ... after epoch 3'``."""
+    import torch.distributed as dist
+    from mmengine.dist import get_dist_info
+    from mmengine.logging import print_log
+    _, world = get_dist_info()
+    tensors = list(tensors)
+    if world < 2 or not tensors:
+        return
+    flat = torch.cat([t.detach().reshape(-1) for t in tensors])
+    ref = flat.clone()
+    dist.broadcast(ref, src=0)
+    mismatch = torch.tensor([0.0 if torch.equal(ref, flat) else 1.0])
+    dist.all_reduce(mismatch)
+    if mismatch.item() > 0:
+        raise RuntimeError(what.replace('...', 'differ between ranks'))
+    print_log(what.replace('...', f'identical on {world} ranks'), logger='current')
+
+
 def _has_accelerator() -> bool:
     return torch.cuda.is_available()
 

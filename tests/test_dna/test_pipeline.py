@@ -17,14 +17,6 @@ ROOT = osp.join(osp.dirname(__file__), '..', '..')
 CONFIG = osp.join(ROOT, 'configs', 'dna', 'mobilenetv2_shapes.py')
 
 
-@pytest.fixture(scope='module')
-def data32(tmp_path_factory):
-    from mmadapt.datasets import make_shapes
-    root = tmp_path_factory.mktemp('dna_shapes32') / 'cls'
-    make_shapes('cls', str(root), 64, 16, 32, seed=0)
-    return str(root) + '/'
-
-
 def options(data_root, **extra):
     opts = {
         'data_root': data_root,
@@ -114,6 +106,16 @@ def test_two_ranks_hold_identical_alpha(data32, tmp_path):
     assert (work / 'summary.md').is_file()
 
 
+def _random_bn(model):
+    """Non-trivial BN statistics and scales (exact-function checks must see them)."""
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.1, 0.1)
+            m.running_var.uniform_(0.5, 1.5)
+            m.weight.data.uniform_(0.5, 1.5)
+    return model
+
+
 def _derived_classifier(spec, seed=0):
     from mmadapt.cost.config_cost import build_model_from_config
     cfg = Config.fromfile(CONFIG)
@@ -123,12 +125,7 @@ def _derived_classifier(spec, seed=0):
     torch.manual_seed(seed)
     model = build_model_from_config(cfg)
     model.init_weights()
-    for m in model.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.running_mean.uniform_(-0.1, 0.1)
-            m.running_var.uniform_(0.5, 1.5)
-            m.weight.data.uniform_(0.5, 1.5)
-    return cfg, model.eval()
+    return cfg, _random_bn(model).eval()
 
 
 @pytest.mark.parametrize('seed_name', ['fna_mbv2_det', 'mobilenet_v2'])
@@ -246,10 +243,7 @@ def test_the_target_exported_from_the_search_network_computes_what_it_computed_t
     torch.manual_seed(0)
     search = build_model_from_config(scfg)
     search.init_weights()
-    for m in search.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.running_mean.uniform_(-0.1, 0.1)
-            m.running_var.uniform_(0.5, 1.5)
+    _random_bn(search)
     ckpt = str(tmp_path / 'search.pth')
     torch.save(dict(state_dict=search.state_dict()), ckpt)
     space = setup['space']

@@ -20,14 +20,6 @@ TINY_PAD = dict(name='tiny_pad', family='resnet', block='basic', act='relu', sho
                         dict(out_channels=24, stride=2, blocks=['k3g1'])])
 
 
-@pytest.fixture(scope='module')
-def data32(tmp_path_factory):
-    from mmadapt.datasets import make_shapes
-    root = tmp_path_factory.mktemp('shapes32') / 'cls'
-    make_shapes('cls', str(root), 64, 16, 32, seed=0)
-    return str(root) + '/'
-
-
 def options(data_root, **extra):
     opts = {
         'data_root': data_root,

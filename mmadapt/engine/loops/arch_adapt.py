@@ -47,7 +47,7 @@ from mmadapt.datasets.subset import SplitDataset, seeded_split
 from mmadapt.registry import HOOKS, LOOPS
 from mmadapt.utils.fileio import atomic_write, atomic_write_text
 
-from ..launch import unwrap
+from ..launch import check_identical_on_ranks, search_loop_backbone, unwrap
 
 STATE_KEY = 'mmadapt_arch_adapt'
 
@@ -93,14 +93,8 @@ class ArchAdaptLoop(EpochBasedTrainLoop):
                  seed: Optional[int] = None, val_begin: int = 1, val_interval: int = 1,
                  cost_target: Union[None, float, str, dict] = None, cost_tolerance: float = 0.02, **kwargs):
         from mmadapt.models.backbones import SuperBackboneMixin
-        model = unwrap(runner.model)
-        backbone = getattr(model, 'backbone', None)
-        if not isinstance(backbone, SuperBackboneMixin):
-            raise TypeError('mmadapt.ArchAdaptLoop needs a super-backbone (mmadapt.SuperMobileNetV2 or '
-                            f'mmadapt.SuperResNet) as model.backbone; got {type(backbone).__name__}')
-        if not isinstance(dataloader, dict):
-            raise TypeError('mmadapt.ArchAdaptLoop splits the training set itself: give train_dataloader '
-                            'as a config dict')
+        backbone = search_loop_backbone(runner, dataloader, SuperBackboneMixin, 'mmadapt.ArchAdaptLoop',
+                                        'a super-backbone (mmadapt.SuperMobileNetV2 or mmadapt.SuperResNet)')
         if sampling not in ('softmax', 'uniform'):
             raise ValueError(f"sampling must be 'softmax' or 'uniform', got {sampling!r}")
         if weight_steps < 1 or not 0 <= warmup_epochs <= max_epochs:
@@ -249,18 +243,7 @@ class ArchAdaptLoop(EpochBasedTrainLoop):
         return sum(math.log(n) for n in sizes) / len(sizes) if sizes else 0.0
 
     def _check_ranks(self) -> None:
-        rank, world = get_dist_info()
-        if world < 2:
-            return
-        flat = torch.cat([a.detach().reshape(-1) for a in self.backbone.arch_params])
-        ref = flat.clone()
-        dist.broadcast(ref, src=0)
-        mismatch = torch.tensor([0.0 if torch.equal(ref, flat) else 1.0])
-        dist.all_reduce(mismatch)
-        if mismatch.item() > 0:
-            raise RuntimeError(f'architecture parameters differ between ranks after epoch {self._epoch + 1}')
-        print_log(f'architecture parameters identical on {world} ranks after epoch {self._epoch + 1}',
-                  logger='current')
+        check_identical_on_ranks(self.backbone.arch_params, f'architecture parameters ... after epoch {self._epoch + 1}')
 
     # -- outputs ------------------------------------------------------------------------------------
     def write_derived(self, name: str, path: Optional[List[int]] = None) -> Optional[str]:

@@ -44,7 +44,7 @@ from torch.utils.data import DataLoader
 from mmadapt.arch import dump_spec, load_spec
 from mmadapt.arch.widths import width_vars
 from mmadapt.datasets.subset import SplitDataset, seeded_split
-from mmadapt.engine.launch import unwrap
+from mmadapt.engine.launch import check_identical_on_ranks, search_loop_backbone, unwrap
 from mmadapt.registry import HOOKS, LOOPS
 from mmadapt.utils.fileio import atomic_write_text, save_figure
 
@@ -229,13 +229,9 @@ class DNALoop(EpochBasedTrainLoop):
                  lr_min_ratio: Optional[float] = 0.1, seed: Optional[int] = None, split_seed: Optional[int] = None,
                  **kwargs):
         from mmadapt.models.backbones.elastic import ElasticBackbone
-        model = unwrap(runner.model)
-        backbone = getattr(model, 'backbone', None)
-        if not isinstance(backbone, ElasticBackbone):
-            raise TypeError('mmadapt.DNALoop needs an elastic backbone (mmadapt.ElasticMobileNetV2, ElasticResNet or '
-                            f'ElasticMobileNetV1) as model.backbone; got {type(backbone).__name__}')
-        if not isinstance(dataloader, dict):
-            raise TypeError('mmadapt.DNALoop splits the training set itself: give train_dataloader as a config dict')
+        backbone = search_loop_backbone(runner, dataloader, ElasticBackbone, 'mmadapt.DNALoop',
+                                        'an elastic backbone (mmadapt.ElasticMobileNetV2, ElasticResNet or '
+                                        'ElasticMobileNetV1)')
         if budget_loss not in BUDGET_LOSSES:
             raise ValueError(f'budget_loss must be one of {BUDGET_LOSSES}, got {budget_loss!r}')
         if derive not in DERIVES:
@@ -401,17 +397,7 @@ class DNALoop(EpochBasedTrainLoop):
                           self.lam, self.budget_kind)
 
     def _check_ranks(self, rnd: int) -> None:
-        _, world = get_dist_info()
-        if world < 2 or not self.alphas:
-            return
-        flat = torch.cat([a.detach().reshape(-1) for a in self.alphas.values()])
-        ref = flat.clone()
-        dist.broadcast(ref, src=0)
-        mismatch = torch.tensor([0.0 if torch.equal(ref, flat) else 1.0])
-        dist.all_reduce(mismatch)
-        if mismatch.item() > 0:
-            raise RuntimeError(f'DNA architecture parameters differ between ranks after round {rnd}')
-        print_log(f'DNA architecture parameters identical on {world} ranks after round {rnd}', logger='current')
+        check_identical_on_ranks(self.alphas.values(), f'DNA architecture parameters ... after round {rnd}')
 
     def phase3(self, rnd: int, values: List[Dict]) -> None:
         """Phase 3 (Sec. 3.4): the argmax adaption; in the last round the target network (Sec. 3.5)."""
