@@ -38,6 +38,20 @@ def data32(tmp_path_factory):
     return str(root) + '/'
 
 
+def dist_train(config, work_dir, options: dict, port_base: int, nproc: int = 2) -> str:
+    """Run ``tools/dist_train.sh`` with ``nproc`` CPU processes and ``--cfg-options``; assert it
+    succeeded and return its log (stdout and stderr)."""
+    import subprocess
+    env = dict(os.environ, PYTHON=sys.executable, PORT=str(port_base + os.getpid() % 1000), PYTHONWARNINGS='ignore',
+               OMP_NUM_THREADS='1')
+    args = ['--cfg-options'] + [f'{k}={v}' for k, v in options.items()]
+    proc = subprocess.run(['bash', tool('dist_train.sh'), config, str(nproc), '--work-dir', str(work_dir), *args],
+                          cwd=ROOT, capture_output=True, text=True, env=env, timeout=900)
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0, log[-5000:]
+    return log
+
+
 def data_options(data_root, config_name):
     """--cfg-options that point a shapes baseline config at a test data set and make it small."""
     from mmadapt.utils import data_root_options

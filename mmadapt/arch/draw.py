@@ -1,10 +1,12 @@
-"""A picture of a derived spec in the style of FNA++ Fig. 7: one box per block, stages grouped.
+"""Pictures of specs: a derived spec in the style of FNA++ Fig. 7, and the widths of several networks.
+
+:func:`draw_spec`: one box per block, stages grouped.
 
 Box colour shows the kernel size, box height the expansion ratio (MBConv) or the number of groups
 (ResNet blocks), and the token is written in each box; ``skip`` layers are dashed outlines. A
 super-net spec is drawn with its candidates listed per layer.
 """
-from typing import Optional
+from typing import Optional, Sequence, Tuple
 
 from .spec import ArchSpec, load_spec
 
@@ -68,3 +70,31 @@ def draw_spec(spec, path: str, title: Optional[str] = None, dpi: int = 150) -> s
     ax.set_title(title or spec.name, fontsize=9)
     from mmadapt.utils.fileio import save_figure
     return save_figure(fig, path, dpi, bbox_inches='tight')
+
+
+WIDTH_COLOURS = ('#9aa7b1', '#d95f02', '#7570b3', '#1b9e77')
+
+
+def draw_width_bars(path: str, names: Sequence[str], series: Sequence[Tuple[str, Sequence[int]]],
+                    title: Optional[str] = None) -> str:
+    """Bars of widths by unit name, one labelled series per network (the width methods' rounds);
+    returns ``path``."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    from mmadapt.utils.fileio import save_figure
+    n = len(names)
+    fig, ax = plt.subplots(figsize=(max(6, 0.4 * n), 3.5))
+    width = 0.8 / len(series)
+    for j, (label, widths) in enumerate(series):
+        offset = (j - (len(series) - 1) / 2) * width
+        ax.bar([i + offset for i in range(n)], list(widths), width=width, label=label,
+               color=WIDTH_COLOURS[j % len(WIDTH_COLOURS)])
+    ax.set_xticks(list(range(n)))
+    ax.set_xticklabels(names, rotation=70, fontsize=7)
+    ax.set_ylabel('channels')
+    if title:
+        ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return save_figure(fig, path)

@@ -90,18 +90,11 @@ def test_resume_mid_round_continues_exactly(data32, tmp_path):
 
 
 def test_two_ranks_hold_identical_alpha(data32, tmp_path):
-    import subprocess
-    import sys
+    from tests.conftest import dist_train
     work = tmp_path / 'ddp'
     opts = options(data32, **{'dna.compare': '[]', 'dna.seed.checkpoint': 'None', 'log_level': 'INFO',
                               'dna.search.rounds': 1})
-    env = dict(os.environ, PYTHON=sys.executable, PORT=str(29800 + os.getpid() % 1000), PYTHONWARNINGS='ignore',
-               OMP_NUM_THREADS='1')
-    args = ['--cfg-options'] + [f'{k}={v}' for k, v in opts.items()]
-    proc = subprocess.run(['bash', osp.join(ROOT, 'tools', 'dist_train.sh'), CONFIG, '2', '--work-dir', str(work),
-                           *args], cwd=ROOT, capture_output=True, text=True, env=env, timeout=900)
-    log = proc.stdout + proc.stderr
-    assert proc.returncode == 0, log[-5000:]
+    log = dist_train(CONFIG, work, opts, port_base=29800)
     assert 'DNA architecture parameters identical on 2 ranks after round 1' in log
     assert (work / 'summary.md').is_file()
 

@@ -194,19 +194,11 @@ def test_config_errors_name_the_field(tmp_path):
 
 
 def test_two_processes_measure_the_same_fur_and_adjust_alike(data32, tmp_path):
-    import subprocess
-    import sys
-    root = osp.join(osp.dirname(__file__), '..', '..')
+    from tests.conftest import dist_train
     work = tmp_path / 'ddp'
     opts = options(data32, **{'model.backbone.spec': spec_file(tmp_path, TINY_PAD), 'network_adjustment.rounds': 2,
                               'log_level': 'INFO'})
-    env = dict(os.environ, PYTHON=sys.executable, PORT=str(29700 + os.getpid() % 1000), PYTHONWARNINGS='ignore',
-               OMP_NUM_THREADS='1')
-    args = ['--cfg-options'] + [f'{k}={v}' for k, v in opts.items()]
-    proc = subprocess.run(['bash', osp.join(root, 'tools', 'dist_train.sh'), CONFIG, '2', '--work-dir', str(work),
-                           *args], cwd=root, capture_output=True, text=True, env=env, timeout=900)
-    log = proc.stdout + proc.stderr
-    assert proc.returncode == 0, log[-5000:]
+    log = dist_train(CONFIG, work, opts, port_base=29700)
     assert 'FUR identical on 2 ranks after round_0' in log
     summary = json.loads((work / 'summary.json').read_text())
     assert abs(summary['rounds'][1]['cost_error']) <= 0.03

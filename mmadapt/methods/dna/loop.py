@@ -46,7 +46,7 @@ from mmadapt.arch.widths import width_vars
 from mmadapt.datasets.subset import SplitDataset, seeded_split
 from mmadapt.engine.launch import check_identical_on_ranks, search_loop_backbone, unwrap
 from mmadapt.registry import HOOKS, LOOPS
-from mmadapt.utils.fileio import atomic_write_text, save_figure
+from mmadapt.utils.fileio import atomic_write_text
 
 from .space import DNASpace, UnitGroups, bank_spec, max_blocks_of, unit_groups, width_options
 
@@ -104,26 +104,15 @@ def frozen_weights(module: torch.nn.Module):
 
 def draw_widths(path: str, spec, seed_spec, title: str, out_indices: Optional[Sequence[int]] = None) -> None:
     """Bars of every unit's width, the seed's beside the current network's (blocks the seed lacks: 0)."""
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
+    from mmadapt.arch.draw import draw_width_bars
     now = {v.name: v.value for v in width_vars(spec, **width_options(spec, out_indices))}
     seed = {v.name: v.value for v in width_vars(seed_spec, **width_options(seed_spec, out_indices))}
     names = list(dict.fromkeys(list(seed) + list(now)))
     order = {n: i for i, n in enumerate(names)}
     names.sort(key=lambda n: (0, 0, 0) if n == 'stem' else (9, 0, 0) if n == 'head' else
                (1, int(n.split('.')[0][1:]), order[n]))
-    fig, ax = plt.subplots(figsize=(max(6, 0.32 * len(names)), 3.4))
-    x = np.arange(len(names))
-    ax.bar(x - 0.2, [seed.get(n, 0) for n in names], width=0.4, label='seed', color='#9aa7b1')
-    ax.bar(x + 0.2, [now.get(n, 0) for n in names], width=0.4, label='current', color='#d95f02')
-    ax.set_xticks(x)
-    ax.set_xticklabels(names, rotation=75, fontsize=6)
-    ax.set_ylabel('channels')
-    ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    save_figure(fig, path)
+    draw_width_bars(path, names, [('seed', [seed.get(n, 0) for n in names]),
+                                  ('current', [now.get(n, 0) for n in names])], title)
 
 
 def sandwich_step(model, backbone, space: DNASpace, num_subnets: int, batch, optim_wrapper,
@@ -132,7 +121,7 @@ def sandwich_step(model, backbone, space: DNASpace, num_subnets: int, batch, opt
     with ``generator``, the full (extended) network and the smallest one; their losses' gradients are
     accumulated and the optimizer steps once. ``model`` may be a DDP wrapper."""
     subs = [space.spec_of(space.paths_of('random', generator)) for _ in range(num_subnets)]
-    subs += [space.extended, space.spec_of(space.paths_of('min'))]
+    subs += [space.extended, space.smallest]
     module = unwrap(model)
     out = {}
     with optim_wrapper.optim_context(model):

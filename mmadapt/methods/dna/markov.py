@@ -84,9 +84,11 @@ class MarkovChain:
             out[state] = {m: p[i] for i, m in enumerate(allowed)}
         return out
 
-    def marginals(self, alpha: torch.Tensor) -> Dict[State, torch.Tensor]:
-        """``p(S_{r,c})``: the probability that a path passes through each state (Eq. 2, 3)."""
-        t = self.transitions(alpha)
+    def marginals(self, alpha: torch.Tensor, transitions: Optional[Dict[State, Dict[str, torch.Tensor]]] = None
+                  ) -> Dict[State, torch.Tensor]:
+        """``p(S_{r,c})``: the probability that a path passes through each state (Eq. 2, 3);
+        ``transitions``: :meth:`transitions` of ``alpha`` when the caller has them already."""
+        t = self.transitions(alpha) if transitions is None else transitions
         zero = alpha.new_zeros(())
         p = {state: zero for state in self.moves}
         p[(0, 0)] = alpha.new_ones(())

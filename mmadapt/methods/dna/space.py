@@ -190,6 +190,8 @@ class DNASpace:
         self.chains: List[_Chain] = []
         self._build()
         self.extended = self.spec_of({c.name: self._max_path(c) for c in self.chains}, name=f'{self.center.name}_ext')
+        self.smallest = self.spec_of(self.paths_of('min'), name=f'{self.center.name}_min')
+        self._units = self._gated_units()  # every phase-2 step gates these
         self._build_cost()
 
     # -- construction ---------------------------------------------------------------------------------
@@ -337,7 +339,7 @@ class DNASpace:
         for c in self.chains:
             a = alphas[c.name]
             t = c.chain.transitions(a)
-            marg = c.chain.marginals(a)
+            marg = c.chain.marginals(a, t)
             for r, (unit, opts, layer) in enumerate(c.rows):
                 cond = [a.new_ones(())]
                 for col in range(1, len(opts)):
@@ -352,7 +354,7 @@ class DNASpace:
                 if layer is not None and r > 0:
                     exist[layer] = marg[(r, 0)]
         scales: Dict[str, torch.Tensor] = {}
-        for uname, var, layer, last in self._gated_units():
+        for uname, var, layer, last in self._units:
             s = unit_gate.get(var) if var is not None else None
             e = exist.get(layer) if last and layer is not None else None
             if s is None and e is None:
@@ -460,7 +462,7 @@ class DNASpace:
         probs = [c.chain.path_probs(alphas[c.name].double()) for c in self.chains]
         total = torch.zeros((), dtype=torch.float64)
         for mult, parts in self._cost_terms:
-            t = torch.tensor(mult, dtype=torch.float64)
+            t = mult
             for ci, vals in parts:
                 t = t * (probs[ci] * vals).sum()
             total = total + t
@@ -493,8 +495,8 @@ class DNASpace:
         with torch.no_grad():
             for c in self.chains:
                 a = alphas[c.name].detach()
-                marg = c.chain.marginals(a)
                 t = c.chain.transitions(a)
+                marg = c.chain.marginals(a, t)
                 keep = len(c.rows)
                 if c.stage is not None:
                     exist = [float(marg[(r, 0)]) for r in range(len(c.rows))]

@@ -41,7 +41,7 @@ from mmadapt.engine.pipeline import (PipelineFileError, clear_done, fit_input_wi
                                      open_pipeline_config,
                                      read_run_metrics, run_stage,
                                      stage_dir, stored_path, resolve_stored_path)
-from mmadapt.utils.fileio import atomic_write_text, read_json_object, save_figure
+from mmadapt.utils.fileio import atomic_write_text, read_json_object
 
 from .adjust import BudgetError, adjust_widths, drop_rates, k_schedule, rescale_widths
 from .settings import NAConfigError, na_settings
@@ -348,26 +348,12 @@ def _initial_weights(na, t, spec, prev_spec, prev_ckpt, rdir, out_indices) -> Op
 
 def _draw_widths(path: str, names: List[str], rounds: List[Dict], best: int) -> None:
     """Bars of the widths, layer by layer: round 0 (the start), the best round and the last round."""
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
+    from mmadapt.arch.draw import draw_width_bars
     shown = list(dict.fromkeys([0, best, len(rounds) - 1]))
     labels = {0: 'round 0 (start)', best: f'round {best} (best)', len(rounds) - 1: f'round {len(rounds) - 1} (last)'}
     if best == 0:
         labels[0] = 'round 0 (start, best)'
-    colours = ['#9aa7b1', '#d95f02', '#7570b3']
-    n = len(names)
-    fig, ax = plt.subplots(figsize=(max(6, 0.45 * n), 3.5))
-    width = 0.8 / len(shown)
-    for j, t in enumerate(shown):
-        offset = (j - (len(shown) - 1) / 2) * width
-        ax.bar([i + offset for i in range(n)], rounds[t]['widths'], width=width, label=labels[t], color=colours[j])
-    ax.set_xticks(list(range(n)))
-    ax.set_xticklabels(names, rotation=70, fontsize=7)
-    ax.set_ylabel('channels')
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    save_figure(fig, path)
+    draw_width_bars(path, names, [(labels[t], rounds[t]['widths']) for t in shown])
 
 
 def _write_summary(root, na, rounds, target, unit, init_widths, seed_spec, num_stages) -> dict:
