@@ -291,6 +291,44 @@ class ElasticSpace:
         """The smallest sub-network of the space."""
         return self._build(lambda kind, options: options[0])
 
+    def at_stage_ratios(self, ratios: Sequence[float]) -> ArchSpec:
+        """The sub-network with every width of stage ``s`` at ``ratios[s]`` of its max (any ratio in
+        (0, 1], not only ``width_ratios``; the stem and head at their max unless elastic, then at the
+        first and last stage's ratio), full depth, max kernels. DS-Net's routes are such networks."""
+        if len(ratios) != len(self.max_spec.stages):
+            raise ValueError(f'{len(ratios)} stage ratios for a spec of {len(self.max_spec.stages)} stages')
+        for s, r in enumerate(ratios):
+            if not 0 < float(r) <= 1:
+                raise ValueError(f'the width ratio of stage {s} must be in (0, 1], got {r!r}')
+        ratios = [float(r) for r in ratios]
+        m = self.max_spec
+        in_ch = self.width(m.stem['out_channels'], ratios[0]) if self.elastic_stem else m.stem['out_channels']
+        first = {i.stage: i for i in m.layers() if i.layer == 0}
+        for s, st in enumerate(m.stages):
+            out = self.width(st.out_channels, ratios[s])
+            info = first.get(s)
+            if info is not None and info.stride == 1 and not info.has_shortcut() and out == in_ch:
+                # the max network projects here; at a width equal to its input the sub-network would
+                # get an identity shortcut instead: take the next width up (DS-Net's stage ratios
+                # are approximate anyway, App. A)
+                out = min(st.out_channels, out + self.divisor)
+                ratios[s] = out / st.out_channels
+            in_ch = out
+        stage = {'s': -1}
+        stem_pending = {'v': self.elastic_stem}
+
+        def pick(kind, options):
+            if kind == 'depth':
+                stage['s'] += 1
+                return options[-1]
+            if kind == 'kernel':
+                return options[-1]
+            if stem_pending['v']:
+                stem_pending['v'] = False
+                return float(ratios[0])
+            return float(ratios[min(max(stage['s'], 0), len(ratios) - 1)])
+        return self._build(pick)
+
     def sample(self, generator: Optional[torch.Generator] = None) -> ArchSpec:
         """A sub-network with every choice drawn uniformly, from ``generator`` (the same seed on
         every DDP rank draws the same sub-network)."""

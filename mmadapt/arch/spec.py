@@ -53,7 +53,7 @@ Families and their tokens:
 * ``mbv1`` (MobileNetV1): 5 stages of depthwise-separable blocks ``k{kernel}`` with optional
   ``_c{out}``: ``kernel`` x ``kernel`` depthwise conv + BN + act, 1x1 pointwise conv + BN + act, no
   shortcut (``skip`` passes the input on). No head conv. Activation ``relu6`` (TF-slim's and timm's
-  MobileNetV1, whose weights exist) or ``relu`` (the paper's).
+  MobileNetV1, whose weights exist), ``relu`` (the paper's) or ``swish`` (DS-Net's public DS-MBNet).
 * ``mbv3`` (MobileNetV3, EfficientNet): any number of stages of MBConv tokens as in ``mbv2``, where
   ``_se`` right after the expansion adds a squeeze-excitation between the depthwise and the linear
   conv (``k5e3_se``, ``k5e6_se_h120_c40``). The hidden width is ``round(in * expansion)`` as in
@@ -93,7 +93,7 @@ FAMILIES = {
     # default), whether a head conv is allowed, and whether a super-backbone exists for it
     'mbv2': dict(num_stages=7, blocks=('mbconv', ), acts=('relu6', 'relu'), head=True, super=True),
     'resnet': dict(num_stages=None, blocks=('basic', 'bottleneck'), acts=('relu', ), head=False, super=True),
-    'mbv1': dict(num_stages=5, blocks=('separable', ), acts=('relu6', 'relu'), head=False, super=False),
+    'mbv1': dict(num_stages=5, blocks=('separable', ), acts=('relu6', 'relu', 'swish'), head=False, super=False),
     'mbv3': dict(num_stages=None, blocks=('mbconv', ), acts=('hswish', 'relu', 'relu6', 'swish'), head=True,
                  super=False),
 }

@@ -19,6 +19,16 @@ task         files                                                       read by
 Every image is drawn from its own random generator seeded by ``(seed, split, index)``, so a data set
 is a pure function of the arguments: the same call writes byte-identical files, and asking for more
 images keeps the first ones unchanged.
+
+Controlled difficulty (``cls`` only, ``difficulty='mixed'``, for input-dependent networks such as
+DS-Net's gate): every image is drawn *easy* or *hard* with probability 1/2. An easy image holds one
+large shape (radius 0.32-0.40 of the side, wholly inside the frame) in a colour far from a calmed
+background, with nothing over or around it; a hard image holds a small shape (radius 0.10-0.13 of the
+side, at least 4 px: about 1/3 of the easy one) in a colour close to a fully textured background,
+partly hidden by a bar crossing it, among 2-4 short distractor bars. Which one each image is goes to
+``meta/difficulty_{split}.txt`` (see :func:`read_difficulty`); the annotation file and the class
+folders are the same as without it, so mmpretrain reads the set unchanged. Without ``difficulty``
+the output is exactly that of earlier versions.
 """
 import json
 import math
@@ -42,6 +52,9 @@ POSE_KEYPOINTS: Tuple[str, ...] = ('head', 'neck', 'hip', 'left_hand', 'right_ha
 POSE_SKELETON: Tuple[Tuple[int, int], ...] = ((0, 1), (1, 2), (1, 3), (1, 4), (2, 5), (2, 6))
 TASKS: Tuple[str, ...] = ('det', 'seg', 'pose', 'cls')
 SPLITS: Tuple[str, ...] = ('train', 'val')
+# values of ``difficulty`` (classification only); None is the default scene of every version
+DIFFICULTIES: Tuple[str, ...] = ('mixed', )
+DIFFICULTY_LEVELS: Tuple[str, ...] = ('easy', 'hard')
 GENERATOR_VERSION = 1
 
 MIN_SIZE = 32  # the smallest object is 4 px in radius; below 32 px shapes are no longer legible
@@ -52,10 +65,20 @@ class ShapesArgumentError(ValueError):
     """Raised for arguments that cannot describe a shapes data set."""
 
 
-def check_arguments(task: str, num_train: int, num_val: int, size: int) -> None:
+def check_arguments(task: str, num_train: int, num_val: int, size: int,
+                    difficulty: Optional[str] = None) -> None:
     """Validate generator arguments, raising :class:`ShapesArgumentError` naming the bad one."""
     if task not in TASKS:
         raise ShapesArgumentError(f'unknown task {task!r}; allowed: {", ".join(TASKS)}')
+    if difficulty is not None:
+        if difficulty not in DIFFICULTIES:
+            raise ShapesArgumentError(
+                f'unknown difficulty {difficulty!r} (--difficulty); allowed: '
+                f'{", ".join(DIFFICULTIES)}, or none for the default scenes')
+        if task != 'cls':
+            raise ShapesArgumentError(
+                f'difficulty {difficulty!r} (--difficulty) applies to the classification task only '
+                f'(--task cls), not to task {task!r}')
     for name, value in (('num_train', num_train), ('num_val', num_val)):
         if not isinstance(value, (int, np.integer)) or value < 0:
             raise ShapesArgumentError(f'{name} must be a non-negative integer, got {value!r}')
@@ -198,6 +221,79 @@ def _maybe_occlude(rng: np.random.Generator, img: np.ndarray, layers: _Layers) -
             if layers.try_add(occ, False):
                 _paint(img, occ, rng.uniform(0, 255, 3), rng)
                 break
+
+
+def _bar_mask(size: int, x: float, y: float, ang: float, length: float, width: int) -> np.ndarray:
+    """A bar of ``length`` and ``width`` pixels centred on (x, y) at angle ``ang``."""
+    img = Image.new('L', (size, size), 0)
+    draw = ImageDraw.Draw(img)
+    dx, dy = 0.5 * length * math.cos(ang), 0.5 * length * math.sin(ang)
+    draw.line([(x - dx, y - dy), (x + dx, y + dy)], fill=255, width=width)
+    return np.asarray(img) > 127
+
+
+def _cls_scene(rng: np.random.Generator, size: int, cls_idx: int, hard: bool):
+    """One shape of class ``cls_idx`` at a controlled difficulty (``difficulty='mixed'``).
+
+    Easy: a large shape (radius 0.32-0.40 of the side, wholly in the frame, aspect 0.85-1.18) in a
+    colour at least 0.8 of the way to the far end of every channel from the background under it
+    (channel distance >= ~100), on the usual background with its texture scaled to 0.35; nothing
+    else. Hard: a small shape (radius 0.10-0.13 of the side, at least 4 px) in a colour 25-45 per
+    channel from the background under it, on the full-texture background, among 2-4 short
+    distractor bars (drawn first) and partly hidden by one bar across it (it keeps at least
+    ``MIN_VISIBLE`` of its pixels).
+
+    Returns:
+        (image uint8 (size, size, 3), visible mask of the shape (size, size) bool).
+    """
+    img = _background(rng, size)
+    if not hard:
+        mean = img.mean((0, 1), keepdims=True)
+        img = mean + 0.35 * (img - mean)
+    else:
+        for _ in range(int(rng.integers(2, 5))):
+            bar = _bar_mask(size, *rng.uniform(0, size, 2), rng.uniform(0, math.pi),
+                            rng.uniform(0.15, 0.4) * size,
+                            max(2, int(rng.uniform(0.03, 0.06) * size)))
+            if bar.any():
+                _paint(img, bar, rng.uniform(0, 255, 3), rng)
+    layers = _Layers(size)
+    cls = SHAPE_CLASSES[cls_idx]
+    mask = None
+    for _ in range(30):
+        if hard:
+            r = rng.uniform(max(4.0, 0.10 * size), max(4.5, 0.13 * size))
+            aspect = rng.uniform(0.75, 1.33)
+        else:
+            r = rng.uniform(0.32 * size, 0.40 * size)
+            aspect = rng.uniform(0.85, 1.18)
+        reach = r * max(aspect, 1 / aspect) if cls == 'circle' else r
+        lo = min(reach + 1, 0.5 * size)
+        cx, cy = rng.uniform(lo, size - lo, 2)
+        candidate = _shape_mask(size, cls, cx, cy, r, rng.uniform(0, 2 * math.pi), aspect)
+        if layers.try_add(candidate, True):
+            mask = candidate
+            break
+    if mask is None:  # pragma: no cover - a shape of radius >= 4 px inside the frame always fits
+        raise RuntimeError(f'could not place a {cls} in a {size} px image')
+    ref = img[mask].mean(0)
+    if hard:
+        colour = ref + np.where(ref < 128, 1.0, -1.0) * rng.uniform(25, 45, 3)
+    else:
+        far = np.where(ref < 128, 255.0, 0.0)
+        colour = far + (ref - far) * rng.uniform(0, 0.2, 3)
+    _paint(img, mask, colour, rng)
+    if hard:  # one bar across the shape, hiding part of it
+        width = max(2, int(rng.uniform(0.03, 0.06) * size))
+        for _ in range(20):
+            ys, xs = np.nonzero(layers.visible(0))
+            k = int(rng.integers(len(xs)))
+            bar = _bar_mask(size, xs[k] + 0.5, ys[k] + 0.5, rng.uniform(0, math.pi),
+                            rng.uniform(0.3, 0.6) * size, width)
+            if layers.try_add(bar, False):
+                _paint(img, bar, rng.uniform(0, 255, 3), rng)
+                break
+    return np.clip(img, 0, 255).astype(np.uint8), layers.visible(0)
 
 
 def _rle(mask: np.ndarray) -> Dict:
@@ -377,20 +473,67 @@ def _write_pose(out: str, split: str, num: int, size: int, seed: int) -> None:
     _dump_json(coco, osp.join(out, 'annotations', f'{split}.json'))
 
 
-def _write_cls(out: str, split: str, num: int, size: int, seed: int) -> None:
-    lines = []
+def _write_cls(out: str, split: str, num: int, size: int, seed: int,
+               difficulty: Optional[str] = None) -> None:
+    lines, levels = [], []
     for name in SHAPE_CLASSES:
         os.makedirs(osp.join(out, split, name), exist_ok=True)
     for i in range(num):
         rng = _rng(seed, split, i)
         label = i % len(SHAPE_CLASSES)  # balanced classes
-        img, _ = _shape_scene(rng, size, 1, classes=[label])
+        if difficulty is None:
+            img, _ = _shape_scene(rng, size, 1, classes=[label])
+        else:  # 'mixed'
+            hard = bool(rng.random() < 0.5)
+            img, _ = _cls_scene(rng, size, label, hard)
         rel = f'{split}/{SHAPE_CLASSES[label]}/{i:06d}.png'
         _save_png(img, osp.join(out, rel))
         lines.append(f'{SHAPE_CLASSES[label]}/{i:06d}.png {label}')
+        if difficulty is not None:
+            levels.append(f'{SHAPE_CLASSES[label]}/{i:06d}.png {"hard" if hard else "easy"}')
     os.makedirs(osp.join(out, 'meta'), exist_ok=True)
     with open(osp.join(out, 'meta', f'{split}.txt'), 'w', encoding='utf-8') as f:
         f.write('\n'.join(lines) + ('\n' if lines else ''))
+    if difficulty is not None:
+        with open(osp.join(out, 'meta', f'difficulty_{split}.txt'), 'w', encoding='utf-8') as f:
+            f.write('\n'.join(levels) + ('\n' if levels else ''))
+
+
+def read_difficulty(data_root: str, split: str) -> List[str]:
+    """The difficulty of every image of a ``difficulty='mixed'`` classification set.
+
+    ``meta/difficulty_{split}.txt`` holds one line per image, ``<class>/<index>.png easy|hard``, in
+    the order of the annotation file ``meta/{split}.txt`` (so of mmpretrain's ``CustomDataset``
+    with that ``ann_file``: entry ``i`` belongs to sample ``i``).
+
+    Args:
+        data_root: the folder make_shapes wrote.
+        split: ``'train'`` or ``'val'``.
+
+    Returns:
+        list of ``'easy'`` / ``'hard'``, one per image in annotation order.
+
+    Raises:
+        FileNotFoundError: no difficulty file (the set was written without ``difficulty``).
+        ValueError: the file is malformed or its images differ from the annotation file's.
+    """
+    path = osp.join(data_root, 'meta', f'difficulty_{split}.txt')
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'{path} not found: the shapes set in {data_root} was written without '
+                                'difficulty; generate it with --task cls --difficulty mixed')
+    with open(path, encoding='utf-8') as f:
+        rows = [line.split() for line in f.read().splitlines() if line.strip()]
+    bad = [k for k, row in enumerate(rows) if len(row) != 2 or row[1] not in DIFFICULTY_LEVELS]
+    if bad:
+        raise ValueError(f'{path}: line {bad[0] + 1} is not "<image> easy|hard": '
+                         f'{" ".join(rows[bad[0]])!r}')
+    ann = osp.join(data_root, 'meta', f'{split}.txt')
+    if osp.isfile(ann):
+        with open(ann, encoding='utf-8') as f:
+            images = [line.split()[0] for line in f.read().splitlines() if line.strip()]
+        if images != [row[0] for row in rows]:
+            raise ValueError(f'{path} does not list the images of {ann} in the same order')
+    return [row[1] for row in rows]
 
 
 _WRITERS = dict(det=_write_det, seg=_write_seg, pose=_write_pose, cls=_write_cls)
@@ -457,7 +600,7 @@ def _alive(pid: int) -> bool:
 
 
 def make_shapes(task: str, out: str, num_train: int = 200, num_val: int = 50, size: int = 128,
-                seed: int = 0, overwrite: bool = False) -> Dict:
+                seed: int = 0, overwrite: bool = False, difficulty: Optional[str] = None) -> Dict:
     """Write a shapes data set for ``task`` into ``out``.
 
     The set is written into a temporary folder beside ``out`` and moved into place at the end, so
@@ -475,11 +618,15 @@ def make_shapes(task: str, out: str, num_train: int = 200, num_val: int = 50, si
         seed: random seed; the same arguments always give identical files.
         overwrite: replace ``out`` if it exists and is a shapes data set (its ``meta.json``); any
             other folder is refused, so nothing but a data set of this generator is ever deleted.
+        difficulty: ``None`` (default: the usual scenes, files identical to earlier versions) or
+            ``'mixed'`` (``task='cls'`` only): each image easy or hard with probability 1/2 (see the
+            module docstring), listed in ``meta/difficulty_{split}.txt`` (:func:`read_difficulty`)
+            and ``meta.json`` gets ``difficulty``.
 
     Returns:
         dict: the description written to ``out/meta.json`` (task, counts, classes, ...).
     """
-    check_arguments(task, num_train, num_val, size)
+    check_arguments(task, num_train, num_val, size, difficulty)
     out = check_output_folder(out)
     if osp.exists(out) and not overwrite:
         raise FileExistsError(f'{out} exists; pass overwrite=True (--overwrite) to replace it')
@@ -492,14 +639,17 @@ def make_shapes(task: str, out: str, num_train: int = 200, num_val: int = 50, si
     _remove_stale_temporaries(parent, prefix)
     tmp = make_temp_dir(parent, prefix=f'{prefix}{os.getpid()}-')
     try:
+        extra = {} if difficulty is None else dict(difficulty=difficulty)
         for split, num in (('train', num_train), ('val', num_val)):
-            _WRITERS[task](tmp, split, num, size, seed)
+            _WRITERS[task](tmp, split, num, size, seed, **extra)
         meta = dict(task=task, num_train=num_train, num_val=num_val, size=size, seed=seed,
                     classes=list(SEG_CLASSES if task == 'seg' else
                                  ('figure', ) if task == 'pose' else SHAPE_CLASSES),
                     generator_version=GENERATOR_VERSION)
         if task == 'pose':
             meta['keypoints'] = list(POSE_KEYPOINTS)
+        if difficulty is not None:
+            meta['difficulty'] = difficulty
         _dump_json(meta, osp.join(tmp, 'meta.json'))
         if osp.exists(out):
             shutil.rmtree(out)
@@ -511,7 +661,8 @@ def make_shapes(task: str, out: str, num_train: int = 200, num_val: int = 50, si
 
 
 def generate_command(task: str, out: str, num_train: int, num_val: int, size: int,
-                     seed: int = 0) -> str:
+                     seed: int = 0, difficulty: Optional[str] = None) -> str:
     """The shell command that writes a shapes data set (used in error messages and docs)."""
-    return (f'python tools/data/make_shapes.py --task {task} --out {out} --num-train {num_train} '
-            f'--num-val {num_val} --size {size} --seed {seed}')
+    cmd = (f'python tools/data/make_shapes.py --task {task} --out {out} --num-train {num_train} '
+           f'--num-val {num_val} --size {size} --seed {seed}')
+    return cmd if difficulty is None else f'{cmd} --difficulty {difficulty}'

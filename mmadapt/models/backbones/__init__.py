@@ -5,9 +5,11 @@ from .spec_backbone import (DERIVED_BACKBONES, DerivedMobileNetV1, DerivedMobile
                             DerivedResNet, SpecBackbone, derived_backbone_class)
 from .elastic import (ChannelModulation, ChannelScale, ElasticBackbone, ElasticMobileNetV1, ElasticMobileNetV2,
                       ElasticMobileNetV3, ElasticResNet, SampleWidthMask, grow_elastic, register_elastic_block)
+from .dynamic import DoubleHeadGate, DSBackbone, gumbel_onehot
 from .super_backbone import SuperBackboneMixin, SuperMobileNetV2, SuperResNet
 
 __all__ = [
+    'DoubleHeadGate', 'DSBackbone', 'gumbel_onehot',
     'ChannelModulation', 'ChannelScale', 'ElasticBackbone', 'ElasticMobileNetV1', 'ElasticMobileNetV2',
     'ElasticMobileNetV3', 'ElasticResNet', 'SampleWidthMask', 'grow_elastic', 'register_elastic_block',
     'MBConv', 'ResBlock', 'SearchLayer', 'Skip', 'build_block', 'match_width', 'SpecBackbone',

@@ -166,13 +166,24 @@ def elastic_conv(conv: nn.Conv2d, x: torch.Tensor, out_channels: Optional[int],
 
 
 def elastic_norm(norm: nn.Module, y: torch.Tensor) -> torch.Tensor:
-    """Leading-channel slice of a BN (statistics updated in place in training mode) or GroupNorm."""
+    """Leading-channel slice of a BN (statistics updated in place in training mode) or GroupNorm.
+
+    A BN in eval mode with a ``sample_stats`` attribute ``(mean, var)``, each (N, C_max), normalises
+    image n with its own statistics; a GroupNorm with a ``sample_widths`` attribute (N,) normalises
+    image n on its leading ``sample_widths[n]`` channels and zeroes the rest (DS-Net's masked
+    forward, where each image has its route's statistics and widths).
+    """
     c = y.shape[1]
     params = norm._parameters
     w, b = params.get('weight'), params.get('bias')
     w = None if w is None else w[:c]
     b = None if b is None else b[:c]
     if isinstance(norm, _BatchNorm):
+        sample = norm.__dict__.get('sample_stats')
+        if sample is not None and not norm.training:  # per-image statistics (N, C_max): see the docstring
+            mean, var = sample
+            y = (y - mean[:, :c, None, None]) * torch.rsqrt(var[:, :c, None, None] + norm.eps)
+            return y if w is None else y * w[None, :, None, None] + b[None, :, None, None]
         buffers = norm._buffers
         rm, rv, tracked = buffers.get('running_mean'), buffers.get('running_var'), buffers.get('num_batches_tracked')
         training, momentum = norm.training, norm.momentum
@@ -185,6 +196,14 @@ def elastic_norm(norm: nn.Module, y: torch.Tensor) -> torch.Tensor:
         return F.batch_norm(y, rm[:c] if stats else None, rv[:c] if stats else None, w, b, training or rm is None,
                             factor, norm.eps)
     if isinstance(norm, nn.GroupNorm):
+        widths = norm.__dict__.get('sample_widths')
+        if widths is not None:  # per-image widths (N,): image n is normalised on its leading widths[n]
+            out = torch.zeros_like(y)
+            for v in torch.unique(widths).tolist():
+                rows = (widths == v).nonzero()[:, 0]
+                out[rows, :v] = F.group_norm(
+                    y[rows, :v], norm.num_groups, None if w is None else w[:v], None if b is None else b[:v], norm.eps)
+            return out
         if c % norm.num_groups:
             raise ValueError(f'GroupNorm with {norm.num_groups} groups cannot normalise {c} channels; '
                              'use elastic widths divisible by the number of groups')
@@ -337,17 +356,28 @@ class ElasticBackbone(SpecBackbone):
     def _build_stage(self, infos) -> nn.Module:
         return nn.Sequential(*[self._build_block(info.candidates[0], info) for info in infos])
 
-    def set_subnet(self, subnet: Union[str, Dict, ArchSpec, None]) -> ArchSpec:
+    def set_subnet(self, subnet: Union[str, Dict, ArchSpec, None], cache: bool = False) -> ArchSpec:
         """Run ``subnet`` from now on (``None``: the max network). Returns it in canonical form.
+
+        With ``cache`` the resolved form is kept, keyed by the ``subnet`` object, and reused when the
+        same object is set again (a method that switches among a fixed set of sub-networks every
+        forward, e.g. DS-Net's routes, sets the same spec objects with ``cache=True``).
 
         Raises:
             SpecError: naming stage and layer, when ``subnet`` does not fit the max spec.
         """
+        resolved = self.__dict__.setdefault('_resolved', {})
+        hit = resolved.get(id(subnet)) if cache else None
+        if hit is not None and hit[0] is subnet:
+            self._subnet, self._sub_layers = hit[1], hit[2]
+            return hit[1]
         num_stages = len(self.stages)
         sub = self.spec if subnet is None else resolve_subnet(self.spec, subnet, num_stages,
                                                               with_head=self.head is not None)
         self._subnet = sub
         self._sub_layers = [[i for i in sub.layers() if i.stage == s] for s in range(num_stages)]
+        if cache:
+            resolved[id(subnet)] = (subnet, sub, self._sub_layers)
         return sub
 
     def subnet(self) -> ArchSpec:
@@ -397,7 +427,7 @@ class ElasticBackbone(SpecBackbone):
                                     "sub-networks of one batch must agree on every shortcut (a stride-1 "
                                     'first layer has one exactly when its input and output widths are equal)')
         self.set_subnet(union)
-        widths = [_output_widths(s, len(self.stages)) for s in subs]
+        widths = [output_widths(s, len(self.stages)) for s in subs]
         units, blocks, bypasses = {}, {}, {}
         for table, key in ((units, 0), (blocks, 1), (bypasses, 2)):
             names = set().union(*(w[key] for w in widths))
@@ -414,30 +444,51 @@ class ElasticBackbone(SpecBackbone):
         self._modulations = [m for m in self._modulations if not isinstance(m, SampleWidthMask)]
 
     # -- forward --------------------------------------------------------------------------------
-    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
-        run = _Run(self._modulations, self.contiguous_slices)
-        sub = self._subnet
-        x = run.unit('stem', self.stem, x, sub.stem['out_channels'])
-        if self.stem_pool is not None:
-            x = self.stem_pool(x)
-        outs = []
-        for s, stage in enumerate(self.stages):
-            for info in self._sub_layers[s]:
-                name = f'stages.{s}.{info.layer}'
-                if info.candidates[0].is_skip:  # a removed layer of a block without shortcut (mbv1)
-                    continue
-                fwd = BLOCK_FORWARDS.get(type(stage[info.layer]))
-                if fwd is None:
-                    raise TypeError(f'no elastic forward for {type(stage[info.layer]).__name__}; register one '
-                                    'with mmadapt.models.backbones.elastic.register_elastic_block')
-                x = run.block(name, fwd(stage[info.layer], info, sub, x, run, name))
-            if s in self.out_indices:
-                outs.append(x)
+    # A method that runs the network piece by piece (DS-Net's gates decide the width of a stage from
+    # its input) uses start_run / run_stem / run_layer / finish; forward is exactly these in order.
+    def start_run(self) -> _Run:
+        """A forward pass's state (the installed modulations); hand it to the ``run_*`` methods."""
+        return _Run(self._modulations, self.contiguous_slices)
+
+    def sub_layers(self, stage: int) -> List[LayerInfo]:
+        """The layers of ``stage`` in the active sub-network (resolved, with their widths)."""
+        return self._sub_layers[stage]
+
+    def run_stem(self, x: torch.Tensor, run: _Run) -> torch.Tensor:
+        x = run.unit('stem', self.stem, x, self._subnet.stem['out_channels'])
+        return x if self.stem_pool is None else self.stem_pool(x)
+
+    def run_layer(self, stage: int, info: LayerInfo, x: torch.Tensor, run: _Run) -> torch.Tensor:
+        """Layer ``info`` (one of :meth:`sub_layers`) of ``stage`` at the active sub-network."""
+        if info.candidates[0].is_skip:  # a removed layer of a block without shortcut (mbv1)
+            return x
+        module = self.stages[stage][info.layer]
+        fwd = BLOCK_FORWARDS.get(type(module))
+        if fwd is None:
+            raise TypeError(f'no elastic forward for {type(module).__name__}; register one '
+                            'with mmadapt.models.backbones.elastic.register_elastic_block')
+        name = f'stages.{stage}.{info.layer}'
+        return run.block(name, fwd(module, info, self._subnet, x, run, name))
+
+    def finish(self, outs: List[torch.Tensor], x: torch.Tensor, run: _Run) -> Tuple[torch.Tensor, ...]:
+        """The outputs: ``outs`` (the out_indices stages' outputs), the head on ``x``, padding."""
+        outs = list(outs)
         if self.head is not None:
-            outs.append(run.unit('head', self.head, x, sub.head['out_channels']))
+            outs.append(run.unit('head', self.head, x, self._subnet.head['out_channels']))
         if self.pad_outputs:
             outs = [match_width(o, c) for o, c in zip(outs, self.out_channels)]
         return tuple(outs)
+
+    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        run = self.start_run()
+        x = self.run_stem(x, run)
+        outs = []
+        for s in range(len(self.stages)):
+            for info in self._sub_layers[s]:
+                x = self.run_layer(s, info, x, run)
+            if s in self.out_indices:
+                outs.append(x)
+        return self.finish(outs, x, run)
 
     # -- export ---------------------------------------------------------------------------------
     def derived_config(self, subnet=None) -> dict:
@@ -523,7 +574,7 @@ def _prune_masks(union: ArchSpec, units: Dict[str, torch.Tensor], blocks: Dict[s
             del blocks[name]
 
 
-def _output_widths(sub: ArchSpec, num_stages: int):
+def output_widths(sub: ArchSpec, num_stages: int):
     """(unit name -> output width, block name -> output width, block name -> conv width of its
     channel-level bypass) of a sub-network; a removed body's units have width 0."""
     units = {'stem': sub.stem['out_channels']}
