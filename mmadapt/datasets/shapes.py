@@ -59,6 +59,14 @@ GENERATOR_VERSION = 1
 
 MIN_SIZE = 32  # the smallest object is 4 px in radius; below 32 px shapes are no longer legible
 MIN_VISIBLE = 0.4  # an object keeps at least this share of its pixels visible
+# the two kinds of image of difficulty='mixed' (radii are shares of the image side)
+_EASY_RADIUS = (0.32, 0.40)
+_EASY_TEXTURE = 0.35  # the background's deviation from its mean is scaled by this
+_HARD_RADIUS = (0.10, 0.13)
+_HARD_MIN_RADIUS = (4.0, 4.5)  # px: the floor of both ends of _HARD_RADIUS (legibility at 32 px)
+_HARD_CONTRAST = (25.0, 45.0)  # per channel, away from the background under the shape
+_HARD_CLUTTER = (2, 4)  # distractor bars, inclusive
+_HARD_MIN_VISIBLE = MIN_VISIBLE  # share of the shape the bar across it leaves visible
 
 
 class ShapesArgumentError(ValueError):
@@ -244,14 +252,15 @@ def _cls_scene(rng: np.random.Generator, size: int, cls_idx: int, hard: bool):
     ``MIN_VISIBLE`` of its pixels).
 
     Returns:
-        (image uint8 (size, size, 3), visible mask of the shape (size, size) bool).
+        (image uint8 (size, size, 3), visible mask of the shape, its whole mask), the masks
+        (size, size) bool.
     """
     img = _background(rng, size)
     if not hard:
         mean = img.mean((0, 1), keepdims=True)
-        img = mean + 0.35 * (img - mean)
+        img = mean + _EASY_TEXTURE * (img - mean)
     else:
-        for _ in range(int(rng.integers(2, 5))):
+        for _ in range(int(rng.integers(_HARD_CLUTTER[0], _HARD_CLUTTER[1] + 1))):
             bar = _bar_mask(size, *rng.uniform(0, size, 2), rng.uniform(0, math.pi),
                             rng.uniform(0.15, 0.4) * size,
                             max(2, int(rng.uniform(0.03, 0.06) * size)))
@@ -262,10 +271,11 @@ def _cls_scene(rng: np.random.Generator, size: int, cls_idx: int, hard: bool):
     mask = None
     for _ in range(30):
         if hard:
-            r = rng.uniform(max(4.0, 0.10 * size), max(4.5, 0.13 * size))
+            r = rng.uniform(max(_HARD_MIN_RADIUS[0], _HARD_RADIUS[0] * size),
+                            max(_HARD_MIN_RADIUS[1], _HARD_RADIUS[1] * size))
             aspect = rng.uniform(0.75, 1.33)
         else:
-            r = rng.uniform(0.32 * size, 0.40 * size)
+            r = rng.uniform(_EASY_RADIUS[0] * size, _EASY_RADIUS[1] * size)
             aspect = rng.uniform(0.85, 1.18)
         reach = r * max(aspect, 1 / aspect) if cls == 'circle' else r
         lo = min(reach + 1, 0.5 * size)
@@ -278,7 +288,7 @@ def _cls_scene(rng: np.random.Generator, size: int, cls_idx: int, hard: bool):
         raise RuntimeError(f'could not place a {cls} in a {size} px image')
     ref = img[mask].mean(0)
     if hard:
-        colour = ref + np.where(ref < 128, 1.0, -1.0) * rng.uniform(25, 45, 3)
+        colour = ref + np.where(ref < 128, 1.0, -1.0) * rng.uniform(*_HARD_CONTRAST, 3)
     else:
         far = np.where(ref < 128, 255.0, 0.0)
         colour = far + (ref - far) * rng.uniform(0, 0.2, 3)
@@ -290,10 +300,12 @@ def _cls_scene(rng: np.random.Generator, size: int, cls_idx: int, hard: bool):
             k = int(rng.integers(len(xs)))
             bar = _bar_mask(size, xs[k] + 0.5, ys[k] + 0.5, rng.uniform(0, math.pi),
                             rng.uniform(0.3, 0.6) * size, width)
+            if (bar & mask).sum() > (1 - _HARD_MIN_VISIBLE) * mask.sum():
+                continue  # hides too much of the shape
             if layers.try_add(bar, False):
                 _paint(img, bar, rng.uniform(0, 255, 3), rng)
                 break
-    return np.clip(img, 0, 255).astype(np.uint8), layers.visible(0)
+    return np.clip(img, 0, 255).astype(np.uint8), layers.visible(0), mask
 
 
 def _rle(mask: np.ndarray) -> Dict:
@@ -485,7 +497,7 @@ def _write_cls(out: str, split: str, num: int, size: int, seed: int,
             img, _ = _shape_scene(rng, size, 1, classes=[label])
         else:  # 'mixed'
             hard = bool(rng.random() < 0.5)
-            img, _ = _cls_scene(rng, size, label, hard)
+            img, _, _ = _cls_scene(rng, size, label, hard)
         rel = f'{split}/{SHAPE_CLASSES[label]}/{i:06d}.png'
         _save_png(img, osp.join(out, rel))
         lines.append(f'{SHAPE_CLASSES[label]}/{i:06d}.png {label}')

@@ -127,7 +127,7 @@ def gumbel_onehot(logits: torch.Tensor, tau: float = 1.0, noise: bool = True,
     z = logits
     if noise:
         u = torch.rand(logits.shape, generator=generator, device=logits.device, dtype=logits.dtype)
-        z = logits - torch.log(-torch.log(u.clamp_min(1e-10)).clamp_min(1e-10))
+        z = logits - torch.log((-torch.log(u.clamp_min(1e-10))).clamp_min(1e-10))
     soft = F.softmax(z / tau, dim=-1)
     index = soft.argmax(-1)
     hard = F.one_hot(index, logits.shape[-1]).to(soft.dtype)
