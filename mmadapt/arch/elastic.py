@@ -327,7 +327,27 @@ class ElasticSpace:
                 stem_pending['v'] = False
                 return float(ratios[0])
             return float(ratios[min(max(stage['s'], 0), len(ratios) - 1)])
-        return self._build(pick)
+        sub = self._build(pick)
+        if m.family not in ('mbv2', 'mbv3'):
+            return sub
+        # an inverted residual's hidden width follows its own input width (expansion x input, DS-Net's
+        # DS-MBV2 / DS-EffNet blocks): the first block of a stage keeps the hidden width of the
+        # previous stage's ratio, the others take their stage's
+        d = sub.to_dict()
+        max_infos = {(i.stage, i.layer): i for i in m.layers()}
+        for info in sub.layers():
+            if info.stage >= len(d['stages']):
+                continue
+            b = info.candidates[0]
+            if b.kind != 'mbconv' or not _has_expand(b) or b.is_skip:
+                continue
+            top = max_infos[(info.stage, info.layer)].hidden(max_infos[(info.stage, info.layer)].candidates[0],
+                                                             m.block_type)
+            hidden = min(top, _round_width(info.in_channels * b.expansion, self.divisor, self.divisor))
+            d['stages'][info.stage]['blocks'][info.layer] = Block(
+                b.kind, kernel=b.kernel, expansion=b.expansion, groups=b.groups, hidden=hidden, out=b.out, se=b.se,
+                bypass=b.bypass).token
+        return resolve_subnet(m, spec_from_dict(d))
 
     def sample(self, generator: Optional[torch.Generator] = None) -> ArchSpec:
         """A sub-network with every choice drawn uniformly, from ``generator`` (the same seed on

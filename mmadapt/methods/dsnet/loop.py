@@ -106,16 +106,17 @@ def ieb_step(model, teacher, backbone: DSBackbone, teacher_backbone: DSBackbone,
     return out
 
 
-def sgs_targets(slimmest_correct: torch.Tensor, num_choices: int, widest_correct: Optional[torch.Tensor] = None,
-                mode: str = 'try_best') -> torch.Tensor:
-    """SGS targets (Eq. 10): choice 0 for the images the slimmest route gets right, else the widest
-    choice; ``'give_up'`` also sends the images the widest gets wrong to choice 0."""
-    target = torch.full_like(slimmest_correct, num_choices - 1, dtype=torch.long)
-    target[slimmest_correct.bool()] = 0
+def sgs_targets(slimmest_correct: torch.Tensor, slimmest: int, widest: int,
+                widest_correct: Optional[torch.Tensor] = None, mode: str = 'try_best') -> torch.Tensor:
+    """SGS targets (Eq. 10) of one gate: its ``slimmest`` choice for the images the slimmest route
+    gets right, else its ``widest``; ``'give_up'`` also sends the images the widest route gets
+    wrong to the slimmest choice."""
+    target = torch.full(slimmest_correct.shape, widest, dtype=torch.long, device=slimmest_correct.device)
+    target[slimmest_correct.bool()] = slimmest
     if mode == 'give_up':
         if widest_correct is None:
             raise ValueError("SGS 'give_up' needs the widest route's correctness")
-        target[~widest_correct.bool()] = 0
+        target[~widest_correct.bool()] = slimmest
     elif mode != 'try_best':
         raise ValueError(f"sgs must be 'try_best' or 'give_up', got {mode!r}")
     return target
@@ -128,12 +129,14 @@ def gate_step(model, backbone: DSBackbone, batch, optimizer, costs: torch.Tensor
     module = unwrap(model)
     data = module.data_preprocessor(batch, True)
     inputs, labels = data['inputs'], _labels(data)
+    allowed = [backbone.allowed_choices(g) for g in range(len(backbone.num_choices))]
+    low, high = tuple(a[0] for a in allowed), tuple(a[-1] for a in allowed)
     with torch.no_grad():
-        backbone.set_route('min')
+        backbone.set_route(low)
         slim_ok = model(inputs, mode='tensor').argmax(1) == labels
         wide_ok = None
         if sgs == 'give_up':
-            backbone.set_route('max')
+            backbone.set_route(high)
             wide_ok = model(inputs, mode='tensor').argmax(1) == labels
     backbone.set_dynamic(masked=True, tau=tau, generator=generator)
     logits = model(inputs, mode='tensor')
@@ -141,7 +144,8 @@ def gate_step(model, backbone: DSBackbone, batch, optimizer, costs: torch.Tensor
     cls = F.cross_entropy(logits, labels)
     per_image = route_probs(onehots) @ costs.to(logits.device, logits.dtype)
     cplx = (per_image.mean() / target_madds) ** 2
-    sgs_loss = sum(F.cross_entropy(z, sgs_targets(slim_ok, z.shape[1], wide_ok, sgs)) for z in gate_logits)
+    sgs_loss = sum(F.cross_entropy(z, sgs_targets(slim_ok, low[g], high[g], wide_ok, sgs))
+                   for g, z in enumerate(gate_logits))
     sgs_loss = sgs_loss / len(gate_logits)
     loss = lambdas[0] * cls + lambdas[1] * cplx + lambdas[2] * sgs_loss
     optimizer.zero_grad()
@@ -205,6 +209,8 @@ class DSNetLoop(EpochBasedTrainLoop):
         input_size / num_classes: of the MAdds counts.
         target_madds: T of the complexity loss (default: the widest route's MAdds).
         latency_images: images timed at batch 1 in the final evaluation (0: no latency).
+        gate_choices: per gate, the choices Stage II may route to (None: all): the routing space
+            restricted per model size (DS-MBNet-S / M / L share one supernet).
         seed: of the random routes and the Gumbel noise.
     """
 
@@ -214,7 +220,7 @@ class DSNetLoop(EpochBasedTrainLoop):
                  gate_lr_decay: float = 0.9, gate_momentum: float = 0.9, gate_weight_decay: float = 0.0,
                  lambdas: Sequence[float] = (1.0, 0.5, 1.0), sgs: str = 'try_best', tau: float = 1.0,
                  gate_params: str = 'slim', target_madds: Optional[float] = None, latency_images: int = 50,
-                 seed: int = 0, val_begin: int = 1, val_interval: int = 1) -> None:
+                 gate_choices: Optional[Sequence] = None, seed: int = 0, val_begin: int = 1, val_interval: int = 1) -> None:
         for name, v in (('stage1_epochs', stage1_epochs), ('stage2_epochs', stage2_epochs)):
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
                 raise DSNetConfigError(f'DSNetLoop {name} must be a non-negative integer, got {v!r}')
@@ -240,6 +246,11 @@ class DSNetLoop(EpochBasedTrainLoop):
             raise DSNetConfigError('DSNetLoop trains a classifier whose backbone is an mmadapt.DSBackbone, got '
                                    f'{type(backbone).__name__}')
         self.backbone = backbone
+        try:
+            backbone.set_allowed_choices(gate_choices)
+        except ValueError as e:
+            raise DSNetConfigError(f'DSNetLoop gate_choices: {e}') from None
+        self.gate_choices = gate_choices
         self.stage1_epochs, self.stage2_epochs = stage1_epochs, stage2_epochs
         self.num_random, self.ema_decay, self.ensemble = int(num_random), float(ema_decay), bool(ensemble)
         self.stage2_from, self.recal_batches = stage2_from, int(recal_batches)

@@ -160,10 +160,9 @@ class _DSModulation(ChannelModulation):
 
     def unit(self, name, y):
         o = self.owner
+        y = o._mask(o._unit_masks.get(name), y)  # first: an attention head pools the route's channels only
         point = o._unit_points.get(name)
-        if point is not None:
-            y = o._at_point(point, y)
-        return o._mask(o._unit_masks.get(name), y)
+        return y if point is None else o._at_point(point, y)
 
     def block(self, name, y):
         return self.owner._mask(self.owner._block_masks.get(name), y)
@@ -187,12 +186,16 @@ class DSBackbone(BaseModule):
         attention_act: ``'tanh'`` (1 + tanh, zero-initialised W3: the paper) or ``'sigmoid'`` (the code).
         gate_design: ``'onehot'`` (the method) or ``'scalar'`` (the Table 7 ablation).
         divisor: rounding of the widths that ``ratios`` give (ElasticSpace's divisor).
+        zero_init_last_norm: after ``init_weights``, zero the scale of the last norm of every block
+            with a shortcut (DS-ResNet, following BigNAS: every residual block starts as its shortcut).
     """
 
     def __init__(self, net: dict, gates: Sequence[dict], attention: str = 'all', attention_ratio: float = 0.25,
                  attention_divisor: int = 8, attention_hidden: Optional[Sequence[int]] = None,
-                 attention_act: str = 'tanh', gate_design: str = 'onehot', divisor: int = 8, init_cfg=None):
+                 attention_act: str = 'tanh', gate_design: str = 'onehot', divisor: int = 8,
+                 zero_init_last_norm: bool = False, init_cfg=None):
         super().__init__(init_cfg=init_cfg)
+        self.zero_init_last_norm = bool(zero_init_last_norm)
         if not isinstance(net, dict) or 'type' not in net:
             raise ValueError(f"DSBackbone net must be the config dict of an elastic backbone, got {net!r}")
         self.net = MODELS.build(dict(net, pad_outputs=True))
@@ -249,11 +252,31 @@ class DSBackbone(BaseModule):
         self._build_masks(num_stages)
         self._build_route_stats()
         self._ctx = _Context()
+        self.set_allowed_choices(None)
         self._route = self.max_route
         self._dynamic = False
         self.last_choices: Optional[torch.Tensor] = None  # (N, G) of the last dynamic forward
         self.net.clear_modulations()
         self.net.add_modulation(_DSModulation(self))
+
+    def init_weights(self) -> None:
+        super().init_weights()
+        if self.zero_init_last_norm:
+            for info in self.net.spec.layers():
+                if info.stage >= len(self.net.stages):
+                    continue
+                module, last = self.net.stages[info.stage][info.layer], None
+                if isinstance(module, ResBlock):  # its residual branch (the shortcut carries the input)
+                    last = module.conv3 if module.conv3 is not None else module.conv2
+                elif isinstance(module, MBConv) and info.has_shortcut():
+                    last = module.linear_conv
+                norm = getattr(last, 'norm', None) if last is not None and last.with_norm else None
+                if norm is not None and norm.weight is not None:
+                    nn.init.zeros_(norm.weight)
+        for head in self.heads.values():  # the attention starts as the identity (whatever init_cfg did)
+            if head.expand is not None and head.attention_act == 'tanh':
+                nn.init.zeros_(head.expand.weight)
+                nn.init.zeros_(head.expand.bias)
 
     # -- construction ---------------------------------------------------------------------------
     @staticmethod
@@ -436,6 +459,24 @@ class DSBackbone(BaseModule):
         self._dynamic = True
         self._masked, self._tau, self._generator = masked, tau, generator
 
+    def set_allowed_choices(self, allowed: Optional[Sequence[Optional[Sequence[int]]]]) -> None:
+        """Restrict each gate to some of its choices (DS-Net's S / M / L: one supernet, gates trained
+        on restricted routing spaces, App. A); ``None`` (or a ``None`` entry): every choice."""
+        masks = []
+        for g, k in enumerate(self.num_choices):
+            choices = None if allowed is None or allowed[g] is None else sorted(set(int(c) for c in allowed[g]))
+            if choices is not None and (not choices or choices[0] < 0 or choices[-1] >= k):
+                raise ValueError(f'gate {g}: allowed choices must be a non-empty subset of 0..{k - 1}, got {allowed[g]}')
+            m = torch.zeros(k)
+            if choices is not None:
+                m.fill_(float('-inf'))
+                m[choices] = 0
+            masks.append(m)
+        self._allowed = masks
+
+    def allowed_choices(self, g: int) -> List[int]:
+        return [k for k in range(self.num_choices[g]) if self._allowed[g][k] == 0]
+
     @property
     def dynamic(self) -> bool:
         return self._dynamic
@@ -460,6 +501,7 @@ class DSBackbone(BaseModule):
 
     def _decide(self, g: int, logits: torch.Tensor) -> None:
         ctx = self._ctx
+        logits = logits + self._allowed[g].to(logits.device, logits.dtype)
         if ctx.masked:
             onehot, index = gumbel_onehot(logits, ctx.tau, ctx.noise, ctx.generator)
         else:
