@@ -198,10 +198,11 @@ class DSBackbone(BaseModule):
         self.zero_init_last_norm = bool(zero_init_last_norm)
         if not isinstance(net, dict) or 'type' not in net:
             raise ValueError(f"DSBackbone net must be the config dict of an elastic backbone, got {net!r}")
-        self.net = MODELS.build(dict(net, pad_outputs=True))
-        if not isinstance(self.net, ElasticBackbone):
+        cls = MODELS.get(net['type']) if isinstance(net['type'], str) else net['type']
+        if not (isinstance(cls, type) and issubclass(cls, ElasticBackbone)):
             raise TypeError(f'DSBackbone net must be an mmadapt elastic backbone (ElasticMobileNetV1/V2, '
-                            f'ElasticResNet), got {type(self.net).__name__}')
+                            f"ElasticResNet), got {net['type']!r}")
+        self.net = MODELS.build(dict(net, pad_outputs=True))
         if isinstance(attention, str):
             if attention not in ('all', 'gated', 'none'):
                 raise ValueError(f"attention must be 'all', 'gated', 'none' or a list of [stage, layer], got {attention!r}")
