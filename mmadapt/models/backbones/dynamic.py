@@ -414,8 +414,10 @@ class DSBackbone(BaseModule):
         with torch.no_grad():
             for i, (_, m) in enumerate(self._switched):
                 mean, var = self._bank(i)
-                m.running_mean.copy_(mean[r])
-                m.running_var.copy_(var[r])
+                # fresh tensors, not copies into the old ones: autograd may still hold those (a BN
+                # saves its statistics for backward) when several routes run before one backward
+                m._buffers['running_mean'] = mean[r].clone()
+                m._buffers['running_var'] = var[r].clone()
 
     def store_route_stats(self, route: Tuple[int, ...]) -> None:
         """Copy the BN layers' statistics back into ``route``'s bank (after a training forward)."""
