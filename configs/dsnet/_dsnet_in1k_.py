@@ -33,4 +33,5 @@ param_scheduler = [
          eta_min_ratio=0.01, convert_to_iter_based=True)
 ]
 custom_hooks = [dict(type='mmadapt.DSNetStateHook')]
+find_unused_parameters = True  # under DDP, a static route leaves the slimming heads unused
 auto_scale_lr = dict(base_batch_size=512)

@@ -37,4 +37,5 @@ param_scheduler = [
 ]
 optim_wrapper = dict(optimizer=dict(_delete_=True, type='AdamW', lr=3e-3, weight_decay=0.01))
 custom_hooks = [dict(type='mmadapt.DSNetStateHook')]
+find_unused_parameters = True  # under DDP, a static route leaves the slimming heads unused
 default_hooks = dict(logger=dict(interval=10), checkpoint=dict(interval=1, max_keep_ckpts=1))

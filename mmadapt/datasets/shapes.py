@@ -24,8 +24,8 @@ Controlled difficulty (``cls`` only, ``difficulty='mixed'``, for input-dependent
 DS-Net's gate): every image is drawn *easy* or *hard* with probability 1/2. An easy image holds one
 large shape (radius 0.32-0.40 of the side, wholly inside the frame) in a colour far from a calmed
 background, with nothing over or around it; a hard image holds a small shape (radius 0.10-0.13 of the
-side, at least 4 px: about 1/3 of the easy one) in a colour close to a fully textured background,
-partly hidden by a bar crossing it, among 2-4 short distractor bars. Which one each image is goes to
+side, 4-5.5 px at 32 px: about 1/3 of the easy one) in a colour close to a fully textured background
+(50-80 per channel), partly hidden by a bar crossing it, among 2-4 short distractor bars. Which one each image is goes to
 ``meta/difficulty_{split}.txt`` (see :func:`read_difficulty`); the annotation file and the class
 folders are the same as without it, so mmpretrain reads the set unchanged. Without ``difficulty``
 the output is exactly that of earlier versions.
@@ -63,10 +63,13 @@ MIN_VISIBLE = 0.4  # an object keeps at least this share of its pixels visible
 _EASY_RADIUS = (0.32, 0.40)
 _EASY_TEXTURE = 0.35  # the background's deviation from its mean is scaled by this
 _HARD_RADIUS = (0.10, 0.13)
-_HARD_MIN_RADIUS = (4.0, 4.5)  # px: the floor of both ends of _HARD_RADIUS (legibility at 32 px)
-_HARD_CONTRAST = (25.0, 45.0)  # per channel, away from the background under the shape
+_HARD_MIN_RADIUS = (4.0, 5.5)  # px: floors of the two ends of _HARD_RADIUS (legibility at 32 px)
+_HARD_CONTRAST = (50.0, 80.0)  # per channel, away from the background under the shape
 _HARD_CLUTTER = (2, 4)  # distractor bars, inclusive
-_HARD_MIN_VISIBLE = MIN_VISIBLE  # share of the shape the bar across it leaves visible
+_HARD_MIN_VISIBLE = 0.6  # share of the shape the bar across it leaves visible
+# (tuned at 32 px: with a per-channel contrast of 25-45 even a wide CNN stays at chance on hard
+# images; with 50-80 a width-32 six-layer CNN reaches ~0.7 on them, a width-4 one stays near 0.25,
+# and both get every easy image right)
 
 
 class ShapesArgumentError(ValueError):
@@ -246,10 +249,10 @@ def _cls_scene(rng: np.random.Generator, size: int, cls_idx: int, hard: bool):
     Easy: a large shape (radius 0.32-0.40 of the side, wholly in the frame, aspect 0.85-1.18) in a
     colour at least 0.8 of the way to the far end of every channel from the background under it
     (channel distance >= ~100), on the usual background with its texture scaled to 0.35; nothing
-    else. Hard: a small shape (radius 0.10-0.13 of the side, at least 4 px) in a colour 25-45 per
-    channel from the background under it, on the full-texture background, among 2-4 short
+    else. Hard: a small shape (radius 0.10-0.13 of the side, floored to 4-5.5 px) in a colour 50-80
+    per channel from the background under it, on the full-texture background, among 2-4 short
     distractor bars (drawn first) and partly hidden by one bar across it (it keeps at least
-    ``MIN_VISIBLE`` of its pixels).
+    ``_HARD_MIN_VISIBLE`` of its pixels).
 
     Returns:
         (image uint8 (size, size, 3), visible mask of the shape, its whole mask), the masks

@@ -137,7 +137,7 @@ def check_data(cfg: Config, stages=('train', 'val', 'test')) -> None:
         try:
             cmd = generate_command(shapes['task'], cfg['data_root'].rstrip('/'),
                                    shapes['num_train'], shapes['num_val'], shapes['size'],
-                                   shapes.get('seed', 0))
+                                   shapes.get('seed', 0), difficulty=shapes.get('difficulty'))
         except KeyError as e:
             raise KeyError(f'config field shapes lacks {e}: it needs task, num_train, num_val, '
                            'size') from None

@@ -4,6 +4,10 @@
 Example:
     python tools/data/make_shapes.py --task det --out data/shapes_det \
         --num-train 400 --num-val 100 --size 128 --seed 0
+
+Classification with controlled difficulty (half easy, half hard images; which is which in
+meta/difficulty_{train,val}.txt):
+    python tools/data/make_shapes.py --task cls --difficulty mixed --out data/shapes_cls_mixed
 """
 import argparse
 import os.path as osp
@@ -13,7 +17,7 @@ import time
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
-from mmadapt.datasets.shapes import TASKS, ShapesArgumentError, make_shapes  # noqa: E402
+from mmadapt.datasets.shapes import DIFFICULTIES, TASKS, ShapesArgumentError, make_shapes  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -24,6 +28,11 @@ def parse_args(argv=None):
     parser.add_argument('--num-val', type=int, default=50, help='validation images')
     parser.add_argument('--size', type=int, default=128, help='image side in pixels (>= 32)')
     parser.add_argument('--seed', type=int, default=0, help='random seed')
+    parser.add_argument('--difficulty', default=None, metavar='|'.join(DIFFICULTIES),
+                        help='--task cls only: "mixed" draws each image easy (one large clean shape) or '
+                        'hard (a small low-contrast, partly hidden shape among distractor bars) with '
+                        'probability 1/2 and lists which in meta/difficulty_{train,val}.txt; '
+                        'default: the usual scenes')
     parser.add_argument('--overwrite', action='store_true',
                         help='replace OUT if it exists and is a shapes data set (any other folder is refused)')
     return parser.parse_args(argv)
@@ -40,7 +49,7 @@ def main(argv=None):
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         meta = make_shapes(args.task, args.out, args.num_train, args.num_val, args.size, args.seed,
-                           overwrite=args.overwrite)
+                           overwrite=args.overwrite, difficulty=args.difficulty)
     except (ShapesArgumentError, FileExistsError) as e:
         print(f'make_shapes.py: error: {e}', file=sys.stderr)
         return 2
@@ -48,7 +57,9 @@ def main(argv=None):
         signal.signal(signal.SIGTERM, previous)
     print(f'wrote shapes/{meta["task"]} to {osp.abspath(args.out)}: {meta["num_train"]} train + '
           f'{meta["num_val"]} val images of {meta["size"]}x{meta["size"]}, classes '
-          f'{", ".join(meta["classes"])} ({time.time() - start:.1f}s)')
+          f'{", ".join(meta["classes"])}'
+          + (f', difficulty {meta["difficulty"]}' if 'difficulty' in meta else '')
+          + f' ({time.time() - start:.1f}s)')
     return 0
 
 

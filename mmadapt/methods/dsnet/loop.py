@@ -25,8 +25,10 @@ and ``curve.png``.
 import copy
 import os
 import os.path as osp
+import random
 from typing import Dict, List, Optional, Sequence, Union
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from mmengine.dist import barrier, is_main_process
@@ -155,6 +157,16 @@ def gate_step(model, backbone: DSBackbone, batch, optimizer, costs: torch.Tensor
                 madds=per_image.detach().mean(), slimmest_acc=slim_ok.float().mean())
 
 
+def _average_over_ranks(tensors) -> None:
+    """Under DDP, replace every tensor by its mean over the ranks (each rank recalibrates on its
+    own share of the data; the public code's distribute_bn)."""
+    from mmengine.dist import all_reduce, get_world_size
+    if get_world_size() < 2:
+        return
+    for t in tensors:
+        all_reduce(t, 'mean')
+
+
 @torch.no_grad()
 def recalibrate_routes(model, backbone: DSBackbone, batches: List, log=None) -> None:
     """Recompute the BN statistics of every route (DS-Net after Stage I): the switched BN layers
@@ -181,6 +193,8 @@ def recalibrate_routes(model, backbone: DSBackbone, batches: List, log=None) -> 
                 data = module.data_preprocessor(batch, False)
                 backbone.set_route(route)
                 module(data['inputs'], mode='tensor')
+        _average_over_ranks([b for m in norms for b in (m.running_mean, m.running_var)]
+                            + [b for _, b in backbone.route_stats.named_buffers()])
         if log:
             log(f'DS-Net: BN statistics recalibrated for {len(backbone.routes)} routes on {len(batches)} batches')
     finally:
@@ -309,7 +323,16 @@ class DSNetLoop(EpochBasedTrainLoop):
             if isinstance(m, (_BatchNorm, torch.nn.GroupNorm)):
                 m.eval()
 
+    def _reseed(self) -> None:
+        """Seed Python, NumPy and torch from (seed, epoch): the data augmentation of a resumed run
+        draws what the uninterrupted run drew."""
+        s = (self.seed * 7919 + self._epoch) % (2**31)
+        random.seed(s)
+        np.random.seed(s)
+        torch.manual_seed(s)
+
     def run_epoch(self) -> None:
+        self._reseed()
         self.runner.call_hook('before_train_epoch')
         model = self.runner.model
         if self.stage() == 1:
@@ -359,7 +382,9 @@ class DSNetLoop(EpochBasedTrainLoop):
         return model
 
     def _check_ranks(self) -> None:
-        check_identical_on_ranks([p.detach() for p in self.backbone.gate_parameters('all')], 'DS-Net gate parameters')
+        state = unwrap(self.runner.model).state_dict()
+        check_identical_on_ranks([v for v in state.values() if v.dtype.is_floating_point],
+                                 'DS-Net parameters and statistics ... after both stages')
 
     def final_evaluation(self) -> Optional[dict]:
         """Dynamic vs static routes on the validation data (rank 0), written to ``<work_dir>/dsnet``."""
