@@ -1,7 +1,8 @@
 #!/usr/bin/env python
 """The main job on the built-in data: FNA++ for RetinaNet-MobileNetV2 on shapes detection
 (``--method network-adjustment``: Network Adjustment of ResNet-20 on shapes classification;
-``--method dna``: DNA of MobileNetV2 to 60% of its MAdds on shapes classification).
+``--method dna``: DNA of MobileNetV2 to 60% of its MAdds on shapes classification;
+``--method dsnet``: DS-Net, a dynamic slimmable MobileNetV1 on easy and hard shapes).
 
 Pre-trains a MobileNetV2 seed on shapes classification, runs the whole FNA++ pipeline (search,
 derivation, remapping, parameter adaptation, test) with the seed detector trained beside it, and
@@ -12,6 +13,7 @@ initialisation); ``benchmarks/fna_vs_seed.py`` runs that and the other controls 
     python tools/demo.py [--work-dir work_dirs/demo] [--data-root data] [--random-init]
     python tools/demo.py --method network-adjustment [--work-dir work_dirs/demo_na]
     python tools/demo.py --method dna [--work-dir work_dirs/demo_dna]
+    python tools/demo.py --method dsnet [--work-dir work_dirs/demo_dsnet]
 
 Network Adjustment runs three rounds of ``configs/network_adjustment/resnet20_shapes.py`` (round 0 is
 the uniform ResNet-20; each later round moves channels by FLOPs utilisation ratio and rescales to
@@ -23,6 +25,12 @@ at 32x32, DNA's search to 60% of its MAdds starting from it (warm-up, three roun
 phases, the expected network), then the target, the seed and the uniformly scaled seed of the
 target's MAdds trained alike from scratch; it prints their accuracy, MAdds and params and the
 expected MAdds of every round.
+
+DS-Net runs ``configs/dsnet/dsmbnet_shapes.py`` on shapes classification at 64x64 whose images are
+easy (one large clean shape) or hard (a small, low-contrast, partly hidden shape among distractors):
+Stage I (IEB) trains the supernet, its 4 routes' BN statistics are recalibrated, Stage II trains the
+gate; it prints the dynamic network's accuracy, average MAdds and measured latency per image (batch
+1, this CPU) beside every static route, and where the gate sends easy and hard images.
 
 Each stage runs ``tools/train.py`` / ``tools/test.py`` as a user would; their full logs go to
 ``{work_dir}/<stage>.log``. The summary is printed and written to ``{work_dir}/summary.json`` and
@@ -48,15 +56,16 @@ from mmadapt.utils.fileio import atomic_write_text  # noqa: E402
 CLS_CONFIG = osp.join(ROOT, 'configs/baselines/mobilenetv2_shapes_cls.py')
 NA_CONFIG = osp.join(ROOT, 'configs/network_adjustment/resnet20_shapes.py')
 DNA_CONFIG = osp.join(ROOT, 'configs/dna/mobilenetv2_shapes.py')
+DSNET_CONFIG = osp.join(ROOT, 'configs/dsnet/dsmbnet_shapes.py')
 FNA_CONFIG = osp.join(ROOT, 'configs/fna/retinanet_mbv2_shapes.py')
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--method', choices=['fna', 'network-adjustment', 'dna'], default='fna',
+    parser.add_argument('--method', choices=['fna', 'network-adjustment', 'dna', 'dsnet'], default='fna',
                         help='which method to run (default: FNA++, the main job)')
     parser.add_argument('--work-dir', default=None, help='where results go (default: work_dirs/demo, '
-                        'work_dirs/demo_na for network-adjustment, work_dirs/demo_dna for dna)')
+                        'work_dirs/demo_na for network-adjustment, work_dirs/demo_dna for dna, work_dirs/demo_dsnet for dsnet)')
     parser.add_argument('--data-root', default='data', help='where the shapes data sets go')
     parser.add_argument('--random-init', action='store_true',
                         help='also train the found architecture from random initialisation (Table 13)')
@@ -67,10 +76,10 @@ def log(msg):
     print(f'[demo {time.strftime("%H:%M:%S")}] {msg}', flush=True)
 
 
-def ensure_data(task, out, num_train, num_val, size):
+def ensure_data(task, out, num_train, num_val, size, difficulty=None):
     """Generate a shapes set unless one with the same arguments is already there."""
     meta_path = osp.join(out, 'meta.json')
-    want = dict(task=task, num_train=num_train, num_val=num_val, size=size, seed=0)
+    want = dict(task=task, num_train=num_train, num_val=num_val, size=size, seed=0, difficulty=difficulty)
     if osp.isfile(meta_path):
         with open(meta_path, encoding='utf-8') as f:
             meta = json.load(f)
@@ -78,7 +87,7 @@ def ensure_data(task, out, num_train, num_val, size):
             log(f'data: {out} is up to date')
             return
     start = time.time()
-    make_shapes(task, out, num_train, num_val, size, seed=0, overwrite=True)
+    make_shapes(task, out, num_train, num_val, size, seed=0, overwrite=True, difficulty=difficulty)
     log(f'data: wrote {out} ({num_train} train + {num_val} val, {time.time() - start:.1f}s)')
 
 
@@ -227,12 +236,56 @@ def dna(args, work_dir):
     log(f'summary: {osp.join(work_dir, "summary.md")}')
 
 
+def dsnet(args, work_dir):
+    """DS-Net on easy and hard shapes: the dynamic network vs its static routes."""
+    total_start = time.time()
+    os.makedirs(work_dir, exist_ok=True)
+    root = osp.join(args.data_root, 'shapes_cls64_mixed')
+    ensure_data('cls', root, 2000, 400, 64, difficulty='mixed')
+    opts = [f'{k}={v}' for k, v in data_root_options(root).items()]
+    run_dir = osp.join(work_dir, 'dsnet')
+    run_stage('dsnet', [sys.executable, osp.join(ROOT, 'tools/train.py'), DSNET_CONFIG, '--work-dir', run_dir,
+                        '--cfg-options'] + opts, work_dir)
+    with open(osp.join(run_dir, 'dsnet', 'summary.json'), encoding='utf-8') as f:
+        summary = json.load(f)
+    rows = summary['rows']
+    dyn = rows['dynamic']
+    md = ['DS-Net, a dynamic slimmable MobileNetV1 (4 routes) on shapes classification 64x64, half the images easy and '
+          'half hard (2000 training images; the 400 val images)',
+          f"Stage I {summary['stage1_epochs']} epochs (IEB), Stage II {summary['stage2_epochs']} epochs (gate, SGS "
+          f"'{summary['sgs']}'); latency: median per image at batch 1 on this machine ({summary['threads']} threads)", '',
+          '| network | top-1 (%) | MAdds | latency (ms) |', '| --- | --- | --- | --- |']
+    for k, r in rows.items():
+        label = 'dynamic (gate)' if k == 'dynamic' else f'static route {k}'
+        md.append(f"| {label} | {r['accuracy']:.2f} | {format_count(r['madds'])} | {r['latency_ms']:.2f} |")
+    eq = summary.get('static_at_dynamic_madds')
+    if eq:
+        lat = f", {eq['latency_ms']:.2f} ms" if eq.get('latency_ms') is not None else ''
+        md += ['', f"static routes interpolated at the dynamic network's {format_count(eq['madds'])} MAdds: "
+                   f"{eq['accuracy']:.2f}%{lat}"]
+    md += ['', f"routes taken (share of val images): {dyn['route_share']}"]
+    for name, k in dyn.get('by_difficulty', {}).items():
+        md.append(f"{name} images: top-1 {k['accuracy']:.2f}%, {format_count(k['madds'])} MAdds on average, "
+                  f"{k['slimmest_share']:.0%} on the slimmest route")
+    total = time.time() - total_start
+    md += ['', f'total {total:.0f} s; summary, curve.png under {osp.join(run_dir, "dsnet")}']
+    atomic_write_text(osp.join(work_dir, 'summary.json'),
+                      json.dumps(dict(dsnet=summary, total_seconds=round(total, 1)), indent=1) + '\n')
+    atomic_write_text(osp.join(work_dir, 'summary.md'), '\n'.join(md) + '\n')
+    print()
+    print('\n'.join(md))
+    print()
+    log(f'summary: {osp.join(work_dir, "summary.md")}')
+
+
 def main(argv=None):
     args = parse_args(argv)
     if args.method == 'network-adjustment':
         return network_adjustment(args, osp.abspath(args.work_dir or 'work_dirs/demo_na'))
     if args.method == 'dna':
         return dna(args, osp.abspath(args.work_dir or 'work_dirs/demo_dna'))
+    if args.method == 'dsnet':
+        return dsnet(args, osp.abspath(args.work_dir or 'work_dirs/demo_dsnet'))
     total_start = time.time()
     work_dir = osp.abspath(args.work_dir or 'work_dirs/demo')
     os.makedirs(work_dir, exist_ok=True)

@@ -4,6 +4,13 @@
 Usage::
 
     python tools/export_subnet.py CONFIG CHECKPOINT --subnet SPEC --out DIR [--cfg-options k=v ...]
+    python tools/export_subnet.py CONFIG CHECKPOINT --route 3 --out DIR      # a DS-Net route
+
+With a DS-Net backbone (``mmadapt.DSBackbone``) ``--route`` names a static route (one choice per gate,
+comma-separated, or ``max`` / ``min``): the route is written as a network of its own, the derived
+backbone when the model has no attention heads, else a gate-less ``mmadapt.DSBackbone`` of the route's
+widths (its attention heads sliced); either computes exactly what the dynamic model computes on that
+route.
 
 CONFIG is a model config whose backbone is an mmadapt elastic backbone (``mmadapt.Elastic*``),
 CHECKPOINT a checkpoint of that model (or of the bare backbone), SPEC the sub-network (a spec file,
@@ -33,7 +40,8 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description='Export a sub-network of an elastic backbone')
     p.add_argument('config', help='model config with an mmadapt elastic backbone')
     p.add_argument('checkpoint', help='checkpoint of the model (or of its backbone)')
-    p.add_argument('--subnet', required=True, help="sub-network spec (file or built-in name), or 'max'")
+    p.add_argument('--subnet', help="sub-network spec (file or built-in name), or 'max'")
+    p.add_argument('--route', help="DS-Net backbones: the static route, e.g. '3' or '1,0,2,3', or 'max' / 'min'")
     p.add_argument('--out', required=True, help='output folder')
     p.add_argument('--prefix', default='backbone.', help="key prefix of the backbone in the checkpoint")
     p.add_argument('--cfg-options', nargs='+', action=DictAction, default=None,
@@ -41,12 +49,13 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def export(config, checkpoint, subnet, out, prefix='backbone.', cfg_options=None):
-    """Export ``subnet`` of the elastic backbone of ``config`` from ``checkpoint`` into ``out``."""
+def export(config, checkpoint, subnet, out, prefix='backbone.', cfg_options=None, route=None):
+    """Export ``subnet`` of the elastic backbone of ``config`` (or ``route`` of its DS-Net backbone)
+    from ``checkpoint`` into ``out``."""
     import torch
 
     from mmadapt.arch import dump_spec
-    from mmadapt.models.backbones import ElasticBackbone
+    from mmadapt.models.backbones import DSBackbone, ElasticBackbone
     from mmadapt.remap import unwrap_checkpoint
     from mmadapt.utils.checkpoint import load_checkpoint_file
     from mmadapt.utils.config_values import check_option_keys
@@ -65,8 +74,13 @@ def export(config, checkpoint, subnet, out, prefix='backbone.', cfg_options=None
     from mmengine.registry import MODELS, init_default_scope
     init_default_scope(cfg.get('default_scope', 'mmadapt'))
     backbone = MODELS.build(bcfg)
-    if not isinstance(backbone, ElasticBackbone):
+    is_ds = isinstance(backbone, DSBackbone)
+    if not isinstance(backbone, ElasticBackbone) and not is_ds:
         raise ValueError(f'the backbone of {config} is {type(backbone).__name__}, not an mmadapt elastic backbone')
+    if is_ds != (route is not None):
+        raise ValueError('a DS-Net backbone (mmadapt.DSBackbone) exports a --route, an elastic backbone a --subnet'
+                         if is_ds else f'--route is for DS-Net backbones; the backbone of {config} is elastic: '
+                         'give --subnet')
     try:
         ckpt = load_checkpoint_file(checkpoint)
     except Exception as e:  # noqa: BLE001  (name the file whatever went wrong)
@@ -82,17 +96,25 @@ def export(config, checkpoint, subnet, out, prefix='backbone.', cfg_options=None
     wrong = [f'{k} {tuple(own[k].shape)} (needs {tuple(v.shape)})' for k, v in expected.items()
              if k in own and own[k].shape != v.shape]
     if missing or unexpected or wrong:
-        raise ValueError(f'checkpoint {checkpoint} does not fit the elastic backbone of {config} (max spec '
-                         f'{backbone.spec.name!r}): {len(missing)} missing (e.g. {missing[:3]}), '
+        raise ValueError(f'checkpoint {checkpoint} does not fit the backbone of {config} (max spec '
+                         f'{(backbone.net if is_ds else backbone).spec.name!r}): {len(missing)} missing (e.g. {missing[:3]}), '
                          f'{len(unexpected)} unexpected (e.g. {unexpected[:3]}), {len(wrong)} of the wrong shape '
                          f'(e.g. {wrong[:2]})')
     backbone.load_state_dict(own, strict=True)
-    sub, sub_state = backbone.export_subnet(None if subnet == 'max' else subnet)
-    derived_cfg = backbone.derived_config(sub)
+    if is_ds:
+        choices = route if route in ('max', 'min') else tuple(int(c) for c in str(route).split(','))
+        derived_cfg, sub_state = backbone.export_route(choices)
+        sub = backbone.route_spec(choices)
+        max_spec = backbone.net.spec
+    else:
+        sub, sub_state = backbone.export_subnet(None if subnet == 'max' else subnet)
+        derived_cfg = backbone.derived_config(sub)
+        max_spec = backbone.spec
     out_state = {f'backbone.{k}': v for k, v in sub_state.items()}
     out_state.update(rest)
     meta = dict(arch_spec=sub.to_dict(), derived_backbone=derived_cfg, source_checkpoint=osp.abspath(checkpoint),
-                source_config=osp.abspath(config), max_spec=backbone.spec.to_dict(), copied=sorted(rest))
+                source_config=osp.abspath(config), max_spec=max_spec.to_dict(), copied=sorted(rest),
+                route=None if route is None else str(route))
 
     out = osp.abspath(out)
     parent = osp.dirname(out)
@@ -119,17 +141,19 @@ def main(argv=None):
     for path, what in ((args.config, 'config'), (args.checkpoint, 'checkpoint')):
         if not osp.isfile(path):
             sys.exit(f'error: {what} {path} does not exist')
+    if (args.subnet is None) == (args.route is None):
+        sys.exit('error: give --subnet (elastic backbones) or --route (DS-Net backbones)')
     try:
         sub, derived_cfg = export(args.config, args.checkpoint, args.subnet, args.out, args.prefix,
-                                  args.cfg_options)
+                                  args.cfg_options, route=args.route)
     except (SpecError, ValueError) as e:
         sys.exit(f'error: {e}')
     from mmadapt.cost import format_count, spec_cost
-    cost = spec_cost(sub, (224, 224), out_indices=derived_cfg['out_indices'])
+    cost = spec_cost(sub, (224, 224), out_indices=derived_cfg.get('out_indices') or derived_cfg['net']['out_indices'])
     print(f'sub-network: {sub.describe()}')
     print(f'backbone at 224x224: {format_count(cost.madds)} MAdds, {format_count(cost.params)} params')
     print(f"written: {osp.join(args.out, 'subnet.yaml')}, {osp.join(args.out, 'subnet.pth')}")
-    print(f"derived backbone: type={derived_cfg['type']}, spec={osp.join(args.out, 'subnet.yaml')}")
+    print(f"backbone: type={derived_cfg['type']}, spec={osp.join(args.out, 'subnet.yaml')}")
 
 
 if __name__ == '__main__':

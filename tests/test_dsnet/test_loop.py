@@ -10,7 +10,6 @@ from mmengine.optim import OptimWrapper
 import mmadapt  # noqa: F401
 from mmadapt.methods.dsnet import (ema_update, gate_step, ieb_step, recalibrate_routes, route_madds, sgs_targets,
                                    soft_cross_entropy)
-from mmadapt.registry import MODELS
 from .test_dynamic import MBV1, RESNET, varied_inputs
 
 

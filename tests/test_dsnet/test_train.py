@@ -74,3 +74,62 @@ def test_two_ddp_ranks_hold_the_same_network(data32, tmp_path):
                                                       'train_cfg.val_interval': 2, 'log_level': 'INFO'}), port_base=29900)
     assert 'DS-Net parameters and statistics identical on 2 ranks after both stages' in log
     assert (work / 'dsnet' / 'summary.md').is_file()
+
+
+def test_a_ds_backbone_in_mmdet_trains_both_stages_on_the_detection_loss(shapes_root, tmp_path):
+    """RetinaNet with a DS-MobileNetV2: Stage I on the detection loss, Stage II with per-image SGS
+    targets; the summary scores the dynamic detector and every static route with the COCO evaluator."""
+    root = str(shapes_root / 'det') + '/'
+    work = tmp_path / 'det'
+    opts = {'data_root': root, 'train_dataloader.dataset.data_root': root, 'val_dataloader.dataset.data_root': root,
+            'test_dataloader.dataset.data_root': root, 'val_evaluator.ann_file': root + 'annotations/val.json',
+            'test_evaluator.ann_file': root + 'annotations/val.json', 'log_level': 'INFO',
+            'train_dataloader.num_workers': 0, 'val_dataloader.num_workers': 0, 'test_dataloader.num_workers': 0,
+            'train_dataloader.persistent_workers': False, 'val_dataloader.persistent_workers': False,
+            'test_dataloader.persistent_workers': False, 'train_dataloader.batch_size': 4,
+            'train_cfg.stage1_epochs': 1, 'train_cfg.stage2_epochs': 1, 'train_cfg.val_interval': 2,
+            'train_cfg.recal_batches': 2, 'train_cfg.latency_images': 2}
+    args = [sys.executable, tool('train.py'), osp.join(ROOT, 'configs', 'dsnet', 'retinanet_dsmbv2_shapes.py'),
+            '--work-dir', str(work), '--cfg-options'] + [f'{k}={v}' for k, v in opts.items()]
+    proc = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=900)
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0, log[-5000:]
+    assert 'loss_slimmest' in log and 'easy_share' in log and 'loss_task' in log
+    summary = json.loads((work / 'dsnet' / 'summary.json').read_text())
+    assert set(summary['rows']) == {'dynamic', '(0,)', '(1,)', '(2,)'}
+    assert summary['madds_of'] == 'the backbone'
+    static = [summary['rows'][f'({k},)']['madds'] for k in range(3)]
+    assert static[0] < static[1] < static[2]
+
+
+def test_export_a_route_of_a_checkpoint_as_a_static_network(tmp_path):
+    """tools/export_subnet.py --route: the written network computes what the DS model computes on the
+    route; a route outside the space fails naming it and writes nothing."""
+    from mmengine.config import Config
+
+    from mmadapt.registry import MODELS
+    from .test_dynamic import randomise, varied_inputs
+    import importlib.util
+    spec = importlib.util.spec_from_file_location('export_subnet', tool('export_subnet.py'))
+    export_tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(export_tool)
+    cfg = Config.fromfile(CONFIG)
+    model = randomise(MODELS.build(cfg.model.backbone)).eval()
+    ckpt = tmp_path / 'ds.pth'
+    torch.save(dict(state_dict={f'backbone.{k}': v for k, v in model.state_dict().items()}), ckpt)
+    out = tmp_path / 'route1'
+    export_tool.main([CONFIG, str(ckpt), '--route', '1', '--out', str(out)])
+    saved = torch.load(out / 'subnet.pth', map_location='cpu', weights_only=False)
+    static = MODELS.build(saved['meta']['derived_backbone'])
+    static.load_state_dict({k[len('backbone.'):]: v for k, v in saved['state_dict'].items()}, strict=True)
+    static.eval()
+    x = varied_inputs(2, 64)
+    model.set_route((1, ))
+    with torch.no_grad():
+        a, b = model(x)[0], static(x)[0]
+    assert b.shape[1] == 256 and torch.equal(a[:, :256], b)
+    assert (out / 'subnet.yaml').is_file() and saved['meta']['route'] == '1'
+    proc = subprocess.run([sys.executable, tool('export_subnet.py'), CONFIG, str(ckpt), '--route', '9',
+                           '--out', str(tmp_path / 'bad')], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode != 0 and 'route (9,) is not in the routing space' in proc.stderr
+    assert not (tmp_path / 'bad').exists()

@@ -28,6 +28,7 @@ import contextlib
 import json
 import os.path as osp
 import random
+from functools import partial
 from typing import Dict, Iterator, List, Optional, Sequence, Union
 
 import numpy as np
@@ -45,6 +46,7 @@ from mmadapt.arch import dump_spec, load_spec
 from mmadapt.arch.widths import width_vars
 from mmadapt.datasets.subset import SplitDataset, seeded_split
 from mmadapt.engine.launch import check_identical_on_ranks, search_loop_backbone, unwrap
+from mmadapt.engine.sandwich import accumulate_step
 from mmadapt.registry import HOOKS, LOOPS
 from mmadapt.utils.fileio import atomic_write_text
 
@@ -122,24 +124,8 @@ def sandwich_step(model, backbone, space: DNASpace, num_subnets: int, batch, opt
     accumulated and the optimizer steps once. ``model`` may be a DDP wrapper."""
     subs = [space.spec_of(space.paths_of('random', generator)) for _ in range(num_subnets)]
     subs += [space.extended, space.smallest]
-    module = unwrap(model)
-    out = {}
-    with optim_wrapper.optim_context(model):
-        data = module.data_preprocessor(batch, True)
-    total = 0.0
-    for k, sub in enumerate(subs):
-        backbone.set_subnet(sub)
-        with optim_wrapper.optim_context(model):
-            losses = model._run_forward(data, mode='loss')
-        loss, _ = module.parse_losses(losses)
-        optim_wrapper.backward(loss)
-        key = 'loss_full' if k == len(subs) - 2 else 'loss_min' if k == len(subs) - 1 else f'loss_rand{k}'
-        out[key] = loss.detach()
-        total = total + loss.detach()
-    optim_wrapper.step()
-    optim_wrapper.zero_grad()
-    out['loss'] = total
-    return out
+    names = [f'loss_rand{k}' for k in range(num_subnets)] + ['loss_full', 'loss_min']
+    return accumulate_step(model, batch, optim_wrapper, [partial(backbone.set_subnet, sub) for sub in subs], names)
 
 
 def alpha_step(module, backbone, space: DNASpace, alphas: Dict[str, torch.Tensor], optimizer, batch, budget: float,

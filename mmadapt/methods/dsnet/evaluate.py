@@ -82,37 +82,57 @@ def _logits(model, inputs):
 
 @torch.no_grad()
 def evaluate_routes(model, loader, costs: torch.Tensor, static_routes: Sequence[Tuple[int, ...]],
-                    gate_cost: int, latency_images: int = 50, device=None,
+                    gate_cost: int, latency_images: int = 50, difficulty: Optional[Sequence[str]] = None,
                     log=print) -> Dict:
     """Accuracy and average MAdds of the dynamic network and of each static route over ``loader``;
     per-image latency at batch 1 over the first ``latency_images`` images (median ms).
 
-    ``model`` is an mmpretrain classifier whose backbone is a :class:`DSBackbone` (eval mode)."""
+    ``model`` is an mmpretrain classifier whose backbone is a :class:`DSBackbone` (eval mode).
+    ``difficulty``: a label per dataset sample (``sample_idx`` order, e.g. the shapes data's
+    ``'easy'`` / ``'hard'``): the dynamic row then gives, per label, its accuracy, average MAdds and
+    the share of its images on the slimmest allowed route."""
     model.eval()
     backbone = model.backbone
     rows = {}
     batches = []
     for data in loader:
+        idx = [s.metainfo.get('sample_idx') for s in data['data_samples']]
         data = model.data_preprocessor(data, False)
         labels = torch.cat([s.gt_label for s in data['data_samples']]).to(data['inputs'].device)
-        batches.append((data['inputs'], labels))
-    n = sum(len(lab) for _, lab in batches)
+        batches.append((data['inputs'], labels, idx))
+    n = sum(len(b[1]) for b in batches)
     # dynamic
     backbone.set_dynamic()
+    low = tuple(backbone.allowed_choices(g)[0] for g in range(len(backbone.num_choices)))
     correct, madds, counts = 0, 0.0, torch.zeros(len(backbone.routes), dtype=torch.long)
-    for inputs, labels in batches:
-        pred = _logits(model, inputs).argmax(1)
-        correct += int((pred == labels).sum())
-        idx = torch.tensor([backbone.route_index(tuple(r)) for r in backbone.last_choices.tolist()])
+    kinds: Dict[str, Dict[str, float]] = {}
+    for inputs, labels, sample_idx in batches:
+        ok = _logits(model, inputs).argmax(1) == labels
+        correct += int(ok.sum())
+        routes = [tuple(r) for r in backbone.last_choices.tolist()]
+        idx = torch.tensor([backbone.route_index(r) for r in routes])
         counts += torch.bincount(idx, minlength=len(backbone.routes))
         madds += float(costs[idx].sum()) + gate_cost * len(idx)
+        if difficulty is not None:
+            for j, si in enumerate(sample_idx):
+                if si is None:
+                    continue
+                k = kinds.setdefault(difficulty[si], dict(images=0, correct=0, madds=0.0, slimmest=0))
+                k['images'] += 1
+                k['correct'] += int(ok[j])
+                k['madds'] += float(costs[idx[j]]) + gate_cost
+                k['slimmest'] += int(routes[j] == low)
     rows['dynamic'] = dict(accuracy=100.0 * correct / n, madds=madds / n,
                            route_share={str(backbone.routes[i]): round(float(c) / n, 4)
                                         for i, c in enumerate(counts) if c})
+    if kinds:
+        rows['dynamic']['by_difficulty'] = {
+            name: dict(images=k['images'], accuracy=100.0 * k['correct'] / k['images'], madds=k['madds'] / k['images'],
+                       slimmest_share=k['slimmest'] / k['images']) for name, k in sorted(kinds.items())}
     rows['dynamic']['latency_ms'] = _latency(model, batches, latency_images, None)
     for route in static_routes:
         backbone.set_route(route)
-        correct = sum(int((_logits(model, x).argmax(1) == y).sum()) for x, y in batches)
+        correct = sum(int((_logits(model, x).argmax(1) == y).sum()) for x, y, _ in batches)
         rows[str(tuple(route))] = dict(accuracy=100.0 * correct / n, madds=float(costs[backbone.route_index(route)]),
                                        latency_ms=_latency(model, batches, latency_images, route))
     backbone.set_dynamic()
@@ -120,11 +140,65 @@ def evaluate_routes(model, loader, costs: torch.Tensor, static_routes: Sequence[
     return rows
 
 
+@torch.no_grad()
+def evaluate_routes_with(model, loader, evaluator, costs: torch.Tensor, static_routes: Sequence[Tuple[int, ...]],
+                         gate_cost: int, latency_images: int = 50, log=print) -> Tuple[Dict, str]:
+    """As :func:`evaluate_routes` for any task model (detection, ...) with the runner's evaluator:
+    each row's ``accuracy`` is the evaluator's first metric (returned as the second value, e.g.
+    ``coco/bbox_mAP``), all its metrics under ``metrics``. MAdds are the backbone's and its gates'."""
+    model.eval()
+    backbone = model.backbone
+
+    def run(route):
+        if route is None:
+            backbone.set_dynamic()
+        else:
+            backbone.set_route(route)
+        counts = torch.zeros(len(backbone.routes), dtype=torch.long)
+        for data in loader:
+            outputs = model.val_step(data)
+            evaluator.process(data_samples=outputs, data_batch=data)
+            if route is None:
+                idx = torch.tensor([backbone.route_index(tuple(r)) for r in backbone.last_choices.tolist()])
+                counts += torch.bincount(idx, minlength=len(backbone.routes))
+        return evaluator.evaluate(len(loader.dataset)), counts
+
+    rows = {}
+    metrics, counts = run(None)
+    results = {'dynamic': metrics}
+    for route in static_routes:
+        results[str(tuple(route))] = run(route)[0]
+    # the evaluator's first metric (an evaluator that found nothing to score, e.g. no detections at
+    # all, returns no metric: it counts as 0)
+    key = next((next(iter(m)) for m in results.values() if m), 'score')
+    n = int(counts.sum())
+    rows['dynamic'] = dict(accuracy=100.0 * float(metrics.get(key, 0.0)), metrics=metrics,
+                           madds=float((counts.double() * costs).sum()) / n + gate_cost,
+                           route_share={str(backbone.routes[i]): round(float(c) / n, 4)
+                                        for i, c in enumerate(counts) if c})
+    images = []
+    for data in loader:
+        x = model.data_preprocessor(data, False)['inputs']
+        images.extend(x[i:i + 1] for i in range(x.shape[0]))
+        if len(images) >= latency_images:
+            break
+    batches = [(torch.cat(images), None, None)] if images else []
+    rows['dynamic']['latency_ms'] = _latency(model, batches, latency_images, None)
+    for route in static_routes:
+        metrics = results[str(tuple(route))]
+        rows[str(tuple(route))] = dict(accuracy=100.0 * float(metrics.get(key, 0.0)), metrics=metrics,
+                                       madds=float(costs[backbone.route_index(route)]),
+                                       latency_ms=_latency(model, batches, latency_images, route))
+    backbone.set_dynamic()
+    log(format_table(rows, key))
+    return rows, key
+
+
 def _latency(model, batches, count: int, route) -> Optional[float]:
     """Median ms per image at batch 1 (``route`` None: dynamic)."""
     if count <= 0:
         return None
-    images = [x[i:i + 1] for x, _ in batches for i in range(x.shape[0])][:count]
+    images = [b[0][i:i + 1] for b in batches for i in range(b[0].shape[0])][:count]
     backbone = model.backbone
     if route is None:
         backbone.set_dynamic()
@@ -145,8 +219,8 @@ def _latency(model, batches, count: int, route) -> Optional[float]:
     return round(1000 * times[len(times) // 2], 4)
 
 
-def format_table(rows: Dict[str, Dict]) -> str:
-    lines = ['| network | top-1 (%) | MAdds (avg) | latency, batch 1 (ms, median) |', '| --- | --- | --- | --- |']
+def format_table(rows: Dict[str, Dict], metric: str = 'top-1') -> str:
+    lines = [f'| network | {metric} (%) | MAdds (avg) | latency, batch 1 (ms, median) |', '| --- | --- | --- | --- |']
     for name, r in rows.items():
         lat = '-' if r.get('latency_ms') is None else f"{r['latency_ms']:.3f}"
         label = 'dynamic (gate)' if name == 'dynamic' else f'static route {name}'
@@ -175,12 +249,15 @@ def write_summary(out_dir: str, rows: Dict[str, Dict], info: Dict) -> Dict:
     eq = equal_madds_static(rows)
     summary = dict(rows=rows, static_at_dynamic_madds=eq, **info)
     atomic_write_text(osp.join(out_dir, 'summary.json'), json.dumps(summary, indent=2))
-    text = ['# DS-Net: dynamic network vs static routes', '', format_table(rows), '']
+    text = ['# DS-Net: dynamic network vs static routes', '', format_table(rows, info.get('metric', 'top-1')), '']
     if eq is not None:
         lat = '' if eq.get('latency_ms') is None else f", {eq['latency_ms']:.3f} ms"
         text.append(f"Static routes interpolated at the dynamic network's {eq['madds'] / 1e6:.3f}M MAdds: "
                     f"{eq['accuracy']:.2f}%{lat}.")
     text.append(f"Dynamic routes (share of validation images): {rows['dynamic']['route_share']}")
+    for name, k in rows['dynamic'].get('by_difficulty', {}).items():
+        text.append(f"- {name} images ({k['images']}): top-1 {k['accuracy']:.2f}%, {k['madds'] / 1e6:.3f}M MAdds on "
+                    f"average, {100 * k['slimmest_share']:.1f}% on the slimmest route")
     for k, v in info.items():
         text.append(f'- {k}: {v}')
     atomic_write_text(osp.join(out_dir, 'summary.md'), '\n'.join(text) + '\n')
@@ -193,7 +270,7 @@ def write_summary(out_dir: str, rows: Dict[str, Dict], info: Dict) -> Dict:
     ax.plot([s[0] for s in static], [s[1] for s in static], 'o-', label='static routes')
     ax.plot([rows['dynamic']['madds'] / 1e6], [rows['dynamic']['accuracy']], 'r*', markersize=14, label='dynamic (gate)')
     ax.set_xlabel('MAdds (M, average per image)')
-    ax.set_ylabel('top-1 (%)')
+    ax.set_ylabel(f"{info.get('metric', 'top-1')} (%)")
     ax.legend()
     ax.grid(alpha=0.3)
     save_figure(fig, osp.join(out_dir, 'curve.png'))

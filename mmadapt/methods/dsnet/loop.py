@@ -26,6 +26,7 @@ import copy
 import os
 import os.path as osp
 import random
+from functools import partial
 from typing import Dict, List, Optional, Sequence, Union
 
 import numpy as np
@@ -38,9 +39,11 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from torch.utils.data import DataLoader
 
 from mmadapt.engine.launch import check_identical_on_ranks, unwrap
+from mmadapt.engine.sandwich import accumulate_step
 from mmadapt.models.backbones.dynamic import DSBackbone
 from mmadapt.registry import HOOKS, LOOPS
-from .evaluate import evaluate_routes, gate_madds, route_madds, route_probs, static_routes_to_report, write_summary
+from .evaluate import (evaluate_routes, evaluate_routes_with, gate_madds, route_madds, route_probs,
+                       static_routes_to_report, write_summary)
 
 
 class DSNetConfigError(ValueError):
@@ -167,6 +170,50 @@ def _average_over_ranks(tensors) -> None:
         all_reduce(t, 'mean')
 
 
+def _image_losses(module, inputs, samples) -> torch.Tensor:
+    """(N,) the task loss of every image alone (one forward per image)."""
+    out = []
+    for i in range(inputs.shape[0]):
+        loss, _ = module.parse_losses(module(inputs[i:i + 1], [samples[i]], mode='loss'))
+        out.append(loss.detach())
+    return torch.stack(out)
+
+
+def task_gate_step(model, backbone: DSBackbone, batch, optimizer, costs: torch.Tensor, target_madds: float,
+                   lambdas=(1.0, 0.5, 1.0), sgs: str = 'try_best', tau: float = 1.0, tolerance: float = 0.1,
+                   generator: Optional[torch.Generator] = None) -> Dict[str, torch.Tensor]:
+    """Stage II for a task without a per-image notion of "correct" (detection): Eq. 12 with the
+    task's own loss as the first term, and SGS targets from per-image losses: an image is *easy*
+    when the slimmest route's loss on it is at most ``1 + tolerance`` times the widest route's
+    ("the slimmest path was good enough"); ``'give_up'`` also sends to the slimmest the images the
+    widest route does worse on than the batch's median loss."""
+    module = unwrap(model)
+    data = module.data_preprocessor(batch, True)
+    inputs, samples = data['inputs'], data['data_samples']
+    allowed = [backbone.allowed_choices(g) for g in range(len(backbone.num_choices))]
+    low, high = tuple(a[0] for a in allowed), tuple(a[-1] for a in allowed)
+    with torch.no_grad():
+        backbone.set_route(low)
+        slim_loss = _image_losses(module, inputs, samples)
+        backbone.set_route(high)
+        wide_loss = _image_losses(module, inputs, samples)
+    easy = slim_loss <= (1 + tolerance) * wide_loss
+    wide_ok = wide_loss <= wide_loss.median() if sgs == 'give_up' else None
+    backbone.set_dynamic(masked=True, tau=tau, generator=generator)
+    task, _ = module.parse_losses(model(inputs, samples, mode='loss'))
+    gate_logits, onehots = backbone.gate_outputs()
+    per_image = route_probs(onehots) @ costs.to(task.device, task.dtype)
+    cplx = (per_image.mean() / target_madds) ** 2
+    sgs_loss = sum(F.cross_entropy(z, sgs_targets(easy, low[g], high[g], wide_ok, sgs))
+                   for g, z in enumerate(gate_logits)) / len(gate_logits)
+    loss = lambdas[0] * task + lambdas[1] * cplx + lambdas[2] * sgs_loss
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    return dict(loss=loss.detach(), loss_task=task.detach(), loss_cplx=cplx.detach(), loss_sgs=sgs_loss.detach(),
+                madds=per_image.detach().mean(), easy_share=easy.float().mean())
+
+
 @torch.no_grad()
 def recalibrate_routes(model, backbone: DSBackbone, batches: List, log=None) -> None:
     """Recompute the BN statistics of every route (DS-Net after Stage I): the switched BN layers
@@ -203,6 +250,19 @@ def recalibrate_routes(model, backbone: DSBackbone, batches: List, log=None) -> 
         module.train(was_training)
 
 
+def _difficulty(dataset) -> Optional[List[str]]:
+    """The easy / hard label of every image of a shapes set made with ``--difficulty mixed``."""
+    from mmadapt.datasets.shapes import read_difficulty
+    root, ann = getattr(dataset, 'data_root', None), getattr(dataset, 'ann_file', None)
+    if not root or not ann:
+        return None
+    split = osp.splitext(osp.basename(ann))[0]
+    try:
+        return read_difficulty(root, split)
+    except (FileNotFoundError, ValueError):
+        return None
+
+
 @LOOPS.register_module()
 class DSNetLoop(EpochBasedTrainLoop):
     """Stage I (IEB) for ``stage1_epochs``, BN recalibration, Stage II (gates) for ``stage2_epochs``.
@@ -225,6 +285,13 @@ class DSNetLoop(EpochBasedTrainLoop):
         latency_images: images timed at batch 1 in the final evaluation (0: no latency).
         gate_choices: per gate, the choices Stage II may route to (None: all): the routing space
             restricted per model size (DS-MBNet-S / M / L share one supernet).
+        sgs_tolerance: tasks other than classification (detection): an image is easy when the
+            slimmest route's loss on it is within this fraction of the widest route's.
+
+    An mmpretrain classifier is trained as the paper (IEB's distillation, SGS from correctness); any
+    other task model (an mmdet detector) with its own loss: Stage I on the task loss for every
+    route of the sandwich (the widest, ``num_random`` random, the slimmest), Stage II with
+    :func:`task_gate_step`; the final evaluation then uses the runner's evaluator.
         seed: of the random routes and the Gumbel noise.
     """
 
@@ -234,7 +301,7 @@ class DSNetLoop(EpochBasedTrainLoop):
                  gate_lr_decay: float = 0.9, gate_momentum: float = 0.9, gate_weight_decay: float = 0.0,
                  lambdas: Sequence[float] = (1.0, 0.5, 1.0), sgs: str = 'try_best', tau: float = 1.0,
                  gate_params: str = 'slim', target_madds: Optional[float] = None, latency_images: int = 50,
-                 gate_choices: Optional[Sequence] = None, seed: int = 0, val_begin: int = 1, val_interval: int = 1) -> None:
+                 gate_choices: Optional[Sequence] = None, sgs_tolerance: float = 0.1, seed: int = 0, val_begin: int = 1, val_interval: int = 1) -> None:
         for name, v in (('stage1_epochs', stage1_epochs), ('stage2_epochs', stage2_epochs)):
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
                 raise DSNetConfigError(f'DSNetLoop {name} must be a non-negative integer, got {v!r}')
@@ -260,6 +327,8 @@ class DSNetLoop(EpochBasedTrainLoop):
             raise DSNetConfigError('DSNetLoop trains a classifier whose backbone is an mmadapt.DSBackbone, got '
                                    f'{type(backbone).__name__}')
         self.backbone = backbone
+        self.task = 'cls' if hasattr(getattr(model, 'head', None), 'loss_module') else 'task'
+        self.sgs_tolerance = float(sgs_tolerance)
         try:
             backbone.set_allowed_choices(gate_choices)
         except ValueError as e:
@@ -273,7 +342,7 @@ class DSNetLoop(EpochBasedTrainLoop):
         self.lambdas, self.sgs, self.tau, self.gate_params = tuple(float(v) for v in lambdas), sgs, float(tau), gate_params
         self.input_size, self.num_classes = tuple(int(v) for v in input_size), int(num_classes)
         self.latency_images, self.seed = int(latency_images), int(seed)
-        self.costs = route_madds(backbone, self.input_size, self.num_classes)
+        self.costs = route_madds(backbone, self.input_size, self.num_classes if self.task == 'cls' else None)
         self.gate_cost = gate_madds(backbone)
         self.target_madds = float(target_madds) if target_madds else float(self.costs[backbone.route_index('max')])
         self.generator = torch.Generator().manual_seed(self.seed)
@@ -356,16 +425,24 @@ class DSNetLoop(EpochBasedTrainLoop):
 
     def run_iter(self, idx: int, batch) -> None:
         self.runner.call_hook('before_train_iter', batch_idx=idx, data_batch=batch)
+        bb = self.backbone
         if self.stage() == 1:
             teacher = self._teacher()
-            bb = self.backbone
             routes = [bb.max_route] + self._random_routes() + [bb.min_route]
-            outputs = ieb_step(self.runner.model, teacher, bb, teacher.backbone, routes, batch,
-                               self.runner.optim_wrapper, self.ensemble)
+            if self.task == 'cls':
+                outputs = ieb_step(self.runner.model, teacher, bb, teacher.backbone, routes, batch,
+                                   self.runner.optim_wrapper, self.ensemble)
+            else:
+                names = ['loss_widest'] + [f'loss_random{k + 1}' for k in range(len(routes) - 2)] + ['loss_slimmest']
+                outputs = accumulate_step(self.runner.model, batch, self.runner.optim_wrapper,
+                                          [partial(bb.set_route, r) for r in routes], names)
             ema_update(teacher, unwrap(self.runner.model), self.ema_decay)
-        else:
-            outputs = gate_step(self.runner.model, self.backbone, batch, self.gate_optimizer, self.costs,
+        elif self.task == 'cls':
+            outputs = gate_step(self.runner.model, bb, batch, self.gate_optimizer, self.costs,
                                 self.target_madds, self.lambdas, self.sgs, self.tau, self.generator)
+        else:
+            outputs = task_gate_step(self.runner.model, bb, batch, self.gate_optimizer, self.costs, self.target_madds,
+                                     self.lambdas, self.sgs, self.tau, self.sgs_tolerance, self.generator)
             self.runner.message_hub.update_scalar('train/lr_gate', self.gate_optimizer.param_groups[0]['lr'])
         self.runner.call_hook('after_train_iter', batch_idx=idx, data_batch=batch, outputs=outputs)
         self._iter += 1
@@ -393,9 +470,16 @@ class DSNetLoop(EpochBasedTrainLoop):
         if is_main_process() and runner.val_loop is not None:
             module = unwrap(runner.model)
             bb = self.backbone
-            rows = evaluate_routes(module, runner.val_loop.dataloader, self.costs, static_routes_to_report(bb),
-                                   self.gate_cost, self.latency_images, log=runner.logger.info)
-            info = dict(routes=len(bb.routes), choices_per_gate=bb.num_choices,
+            loader = runner.val_loop.dataloader
+            if self.task == 'cls':
+                rows = evaluate_routes(module, loader, self.costs, static_routes_to_report(bb), self.gate_cost,
+                                       self.latency_images, _difficulty(loader.dataset), log=runner.logger.info)
+                metric = 'top-1'
+            else:
+                rows, metric = evaluate_routes_with(module, loader, runner.val_loop.evaluator, self.costs,
+                                                    static_routes_to_report(bb), self.gate_cost, self.latency_images,
+                                                    log=runner.logger.info)
+            info = dict(metric=metric, madds_of='the classifier' if self.task == 'cls' else 'the backbone',routes=len(bb.routes), choices_per_gate=bb.num_choices,
                         widest_madds=float(self.costs[bb.route_index('max')]),
                         slimmest_madds=float(self.costs[bb.route_index('min')]),
                         input_size=list(self.input_size), threads=torch.get_num_threads(),
@@ -439,5 +523,5 @@ class DSNetStateHook(Hook):
             runner.train_loop.load_state_dict(checkpoint['dsnet_loop'])
 
 
-__all__ = ['DSNetLoop', 'DSNetStateHook', 'DSNetConfigError', 'ieb_step', 'gate_step', 'sgs_targets',
+__all__ = ['DSNetLoop', 'DSNetStateHook', 'DSNetConfigError', 'ieb_step', 'gate_step', 'task_gate_step', 'sgs_targets',
            'recalibrate_routes', 'soft_cross_entropy', 'ema_update']
