@@ -26,7 +26,7 @@ phases, the expected network), then the target, the seed and the uniformly scale
 target's MAdds trained alike from scratch; it prints their accuracy, MAdds and params and the
 expected MAdds of every round.
 
-DS-Net runs ``configs/dsnet/dsmbnet_shapes.py`` on shapes classification at 64x64 whose images are
+DS-Net runs ``configs/dsnet/dsmbnet_l_shapes.py`` on shapes classification at 64x64 whose images are
 easy (one large clean shape) or hard (a small, low-contrast, partly hidden shape among distractors):
 Stage I (IEB) trains the supernet, its 4 routes' BN statistics are recalibrated, Stage II trains the
 gate; it prints the dynamic network's accuracy, average MAdds and measured latency per image (batch
@@ -56,7 +56,7 @@ from mmadapt.utils.fileio import atomic_write_text  # noqa: E402
 CLS_CONFIG = osp.join(ROOT, 'configs/baselines/mobilenetv2_shapes_cls.py')
 NA_CONFIG = osp.join(ROOT, 'configs/network_adjustment/resnet20_shapes.py')
 DNA_CONFIG = osp.join(ROOT, 'configs/dna/mobilenetv2_shapes.py')
-DSNET_CONFIG = osp.join(ROOT, 'configs/dsnet/dsmbnet_shapes.py')
+DSNET_CONFIG = osp.join(ROOT, 'configs/dsnet/dsmbnet_l_shapes.py')
 FNA_CONFIG = osp.join(ROOT, 'configs/fna/retinanet_mbv2_shapes.py')
 
 

@@ -9,7 +9,7 @@ import torch
 
 from ..conftest import ROOT, dist_train, tool
 
-CONFIG = osp.join(ROOT, 'configs', 'dsnet', 'dsmbnet_shapes.py')
+CONFIG = osp.join(ROOT, 'configs', 'dsnet', 'dsmbnet_l_shapes.py')
 
 
 def options(data_root, **extra):
