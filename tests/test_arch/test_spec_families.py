@@ -125,7 +125,7 @@ def test_make_divisible_is_torchvisions():
     ('mobilenet_v1', {'head': {'out_channels': 1280}}, ["head conv is only defined for ['mbv2', 'mbv3'] specs"]),
     ('mobilenet_v1', {'stages.0.act': 'relu'}, ['stage 0', "unknown field(s) ['act']"]),
     ('mobilenet_v1', {'se': {'ratio': 0.25}}, ["field 'se' is only defined for mbv3 specs, not mbv1"]),
-    ('mobilenet_v1', {'act': 'hswish'}, ["activation 'hswish' not allowed; a mbv1 spec allows ['relu6', 'relu']"]),
+    ('mobilenet_v1', {'act': 'hswish'}, ["activation 'hswish' not allowed; a mbv1 spec allows ['relu6', 'relu', 'swish']"]),
     ('mobilenet_v3_large', {'stages.2.blocks.1': 'k5e3_c40_se'},
      ['stage 2 layer 1', "unknown block token 'k5e3_c40_se'", "'_se', '_h{hidden}', '_c{out}' and '_b{bypass limit}' in this order"]),
     ('mobilenet_v3_large', {'stages.2.blocks.1': 'k5g3'}, ['stage 2 layer 1', "unknown block token 'k5g3'"]),

@@ -142,11 +142,31 @@ def elastic_conv(conv: nn.Conv2d, x: torch.Tensor, out_channels: Optional[int],
     gradients land in the shared parameters. With ``contiguous`` a view that is not contiguous (fewer
     input channels, a cropped kernel) is handed to the conv as a transient contiguous copy instead,
     for backends whose kernels are slow on strided weights (on this project's CPU the two are within
-    noise of each other: ``benchmarks/elastic_costs.py`` prints both).
+    noise of each other: ``benchmarks/elastic_costs.py`` prints both). Without autograd (inference)
+    the slice is made once per (width, input width, kernel) as a contiguous tensor and kept until the
+    weights change (their version or storage), so a sub-network run again and again costs what its
+    standalone network costs (``benchmarks/dsnet_latency.py``).
     """
     params = conv._parameters  # read once: these run for every unit of every forward
     w, bias = params['weight'], params.get('bias')
     cin = x.shape[1]
+    if not torch.is_grad_enabled():  # inference: the slice of these weights, made once and kept
+        cache = conv.__dict__.setdefault('_slices', {})
+        key = (out_channels, cin, kernel)
+        hit = cache.get(key)
+        stamp = (w._version, w.data_ptr()) + (() if bias is None else (bias._version, bias.data_ptr()))
+        if hit is None or hit[0] != stamp:
+            hit = (stamp, ) + _conv_slice(conv, w, bias, cin, out_channels, kernel, True)
+            cache[key] = hit
+        _, w, bias, k, groups = hit
+        dilation = conv.dilation[0]
+        return F.conv2d(x, w, bias, conv.stride, dilation * (k - 1) // 2, conv.dilation, groups)
+    w, bias, k, groups = _conv_slice(conv, w, bias, cin, out_channels, kernel, contiguous)
+    dilation = conv.dilation[0]
+    return F.conv2d(x, w, bias, conv.stride, dilation * (k - 1) // 2, conv.dilation, groups)
+
+
+def _conv_slice(conv, w, bias, cin, out_channels, kernel, contiguous):
     if conv.groups == 1:
         w, groups = w[:out_channels, :cin], 1
     elif conv.groups == conv.in_channels == conv.out_channels:
@@ -161,8 +181,7 @@ def elastic_conv(conv: nn.Conv2d, x: torch.Tensor, out_channels: Optional[int],
         w = w.contiguous()
     if bias is not None:
         bias = bias[:w.shape[0]]
-    dilation = conv.dilation[0]
-    return F.conv2d(x, w, bias, conv.stride, dilation * (k - 1) // 2, conv.dilation, groups)
+    return w, bias, k, groups
 
 
 def elastic_norm(norm: nn.Module, y: torch.Tensor) -> torch.Tensor:
