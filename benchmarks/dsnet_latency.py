@@ -34,7 +34,6 @@ import argparse
 import os.path as osp
 import statistics
 import sys
-import time
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -43,31 +42,11 @@ import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
+from _timing import alternate_times as alternate  # noqa: E402  (benchmarks/_timing.py)
+
 SPEC = 'resnet50'
 OUT_INDICES = (3, )
 WAYS = ('full', 'masking', 'indexing', 'slicing', 'standalone', 'full, static derived')
-
-
-def sync(device):
-    if device.type == 'cuda':
-        torch.cuda.synchronize()
-
-
-def alternate(fns, repeats, device, warmup=3):
-    """Seconds of every run of each callable, run alternately (the order flips every round)."""
-    for _ in range(warmup):
-        for fn in fns.values():
-            fn()
-    times = {k: [] for k in fns}
-    keys = list(fns)
-    for i in range(repeats):
-        for k in (keys if i % 2 == 0 else keys[::-1]):
-            sync(device)
-            t0 = time.perf_counter()
-            fns[k]()
-            sync(device)
-            times[k].append(time.perf_counter() - t0)
-    return times
 
 
 def median_iqr(times):
@@ -283,46 +262,6 @@ def static_ways(args, device):
     return ratios
 
 
-def _route_gate(model, x):
-    """Set the gate so that the images of ``x`` spread over the routes (the weights are random; what is
-    timed is the routing and the sliced runs, not accuracy): with s an image's standardised
-    projection of its pooled gate input on a random direction, the slimming head scores choice k by
-    ``b k (s + 2) - k^2``, b = (K - 1) / 2, so the chosen width grows with s, about (K - 1) (s + 2) / 4."""
-    seen = {}
-    g = torch.Generator().manual_seed(0)
-    for key, head in model.heads.items():
-        if head.slim is None:
-            continue
-        with torch.no_grad():  # an encoding with many active units
-            w = head.reduce.weight
-            w.copy_((torch.randn(w.shape, generator=g) * 2 / head.channels ** 0.5).to(w.device))
-            head.reduce.bias.zero_()
-        encode = head.encode
-
-        def record(inp, key=key, encode=encode):
-            h = encode(inp)
-            seen[key] = h.detach()
-            return h
-        head.encode = record
-    model.set_dynamic(masked=True)
-    with torch.no_grad():
-        model(x)
-    for key, head in model.heads.items():
-        if head.slim is None:
-            continue
-        del head.encode
-        h = seen[key].cpu().double()
-        mu = h.mean(0)
-        u = torch.randn(h.shape[1], generator=g).double()
-        u = u - u.dot(mu) / mu.dot(mu) * mu  # orthogonal to the mean: u.h = u.(h - mu)
-        u = u / ((h - mu) @ u).std().clamp_min(1e-12)
-        k = torch.arange(head.num_choices, dtype=torch.float64)
-        b = (head.num_choices - 1) / 2
-        weight = (b * k)[:, None] * u[None, :] + ((2 * b * k - k ** 2)[:, None] * mu[None, :] / mu.dot(mu))
-        with torch.no_grad():
-            head.slim.weight.copy_(weight.float().view_as(head.slim.weight).to(head.slim.weight.device))
-
-
 def dynamic_vs_static(args, device):
     """Part 2: a DS-MBNet-L backbone (configs/dsnet/dsmbnet_l_in1k.py, 19 routes) routing every image
     (batch 1: the trunk, the gate, then the sliced route; batch > 1: grouped by route, each group
@@ -331,7 +270,7 @@ def dynamic_vs_static(args, device):
     from mmengine.config import Config
 
     from mmadapt.cost import format_count
-    from mmadapt.methods.dsnet import gate_madds, route_madds
+    from mmadapt.methods.dsnet import gate_madds, route_madds, spread_routes
     from mmadapt.registry import MODELS
 
     torch.manual_seed(args.seed)
@@ -355,7 +294,7 @@ def dynamic_vs_static(args, device):
     with torch.no_grad():
         model(images)
     model.eval()
-    _route_gate(model, images)
+    spread_routes(model, images)
     costs = route_madds(model, hw, 1000)
     model.set_dynamic()
     with torch.no_grad():

@@ -22,41 +22,19 @@ on a shared machine. Usage::
 """
 import argparse
 import os.path as osp
-import statistics
 import sys
-import time
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import torch  # noqa: E402
+
+from _timing import alternate  # noqa: E402  (benchmarks/_timing.py)
 
 SLICING_CASES = {
     'mobilenet_v1': dict(cls='ElasticMobileNetV1', out_indices=(4, ), kernels=(3, )),
     'mobilenet_v2': dict(cls='ElasticMobileNetV2', out_indices=(7, ), kernels=(3, )),
     'resnet50': dict(cls='ElasticResNet', out_indices=(3, ), kernels=(3, )),
 }
-
-
-def sync(device):
-    if device.type == 'cuda':
-        torch.cuda.synchronize()
-
-
-def alternate(fns, repeats, device, warmup=2):
-    """Median seconds of each callable, run alternately (the order flips every round)."""
-    for _ in range(warmup):
-        for fn in fns.values():
-            fn()
-    times = {k: [] for k in fns}
-    keys = list(fns)
-    for i in range(repeats):
-        for k in (keys if i % 2 == 0 else keys[::-1]):
-            sync(device)
-            t0 = time.perf_counter()
-            fns[k]()
-            sync(device)
-            times[k].append(time.perf_counter() - t0)
-    return {k: statistics.median(v) for k, v in times.items()}
 
 
 def _space(spec, kernels):

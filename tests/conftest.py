@@ -38,6 +38,34 @@ def data32(tmp_path_factory):
     return str(root) + '/'
 
 
+def folder_digest(folder) -> str:
+    """SHA-256 of every file's relative path and bytes below ``folder`` (two generated data sets
+    are identical exactly when their digests are)."""
+    import hashlib
+    h = hashlib.sha256()
+    for dirpath, _, files in sorted(os.walk(folder)):
+        for name in sorted(files):
+            path = osp.join(dirpath, name)
+            h.update(osp.relpath(path, folder).encode())
+            with open(path, 'rb') as f:
+                h.update(f.read())
+    return h.hexdigest()
+
+
+def cls_options(data_root, **extra) -> dict:
+    """``--cfg-options`` that point a shapes classification config at ``data_root`` with small
+    batches, no workers and quiet logs (the width methods' end-to-end tests)."""
+    opts = {
+        'data_root': data_root,
+        'train_dataloader.dataset.data_root': data_root, 'val_dataloader.dataset.data_root': data_root,
+        'test_dataloader.dataset.data_root': data_root,
+        'train_dataloader.batch_size': 16, 'train_dataloader.num_workers': 0, 'val_dataloader.num_workers': 0,
+        'test_dataloader.num_workers': 0, 'log_level': 'WARNING',
+    }
+    opts.update(extra)
+    return opts
+
+
 def dist_train(config, work_dir, options: dict, port_base: int, nproc: int = 2) -> str:
     """Run ``tools/dist_train.sh`` with ``nproc`` CPU processes and ``--cfg-options``; assert it
     succeeded and return its log (stdout and stderr)."""

@@ -96,7 +96,8 @@ def export(config, checkpoint, subnet, out, prefix='backbone.', cfg_options=None
     wrong = [f'{k} {tuple(own[k].shape)} (needs {tuple(v.shape)})' for k, v in expected.items()
              if k in own and own[k].shape != v.shape]
     if missing or unexpected or wrong:
-        raise ValueError(f'checkpoint {checkpoint} does not fit the backbone of {config} (max spec '
+        raise ValueError(f"checkpoint {checkpoint} does not fit the {'DS-Net' if is_ds else 'elastic'} backbone of "
+                         f'{config} (max spec '
                          f'{(backbone.net if is_ds else backbone).spec.name!r}): {len(missing)} missing (e.g. {missing[:3]}), '
                          f'{len(unexpected)} unexpected (e.g. {unexpected[:3]}), {len(wrong)} of the wrong shape '
                          f'(e.g. {wrong[:2]})')

@@ -1,5 +1,4 @@
 """The built-in shapes generator: determinism, formats, bad input, and the stock datasets."""
-import hashlib
 import json
 import os
 import os.path as osp
@@ -12,18 +11,7 @@ from PIL import Image
 from mmadapt.datasets import SEG_CLASSES, SHAPE_CLASSES, ShapesArgumentError, make_shapes
 from mmadapt.datasets import shapes as shapes_mod
 
-from ..conftest import TINY, python, tool
-
-
-def _digest(folder):
-    h = hashlib.sha256()
-    for dirpath, _, files in sorted(os.walk(folder)):
-        for name in sorted(files):
-            path = osp.join(dirpath, name)
-            h.update(osp.relpath(path, folder).encode())
-            with open(path, 'rb') as f:
-                h.update(f.read())
-    return h.hexdigest()
+from ..conftest import TINY, folder_digest, python, tool
 
 
 @pytest.mark.parametrize('task', ['det', 'seg', 'pose', 'cls'])
@@ -31,8 +19,8 @@ def test_same_arguments_same_bytes(tmp_path, task):
     make_shapes(task, str(tmp_path / 'a'), 6, 2, 64, seed=3)
     make_shapes(task, str(tmp_path / 'b'), 6, 2, 64, seed=3)
     make_shapes(task, str(tmp_path / 'c'), 6, 2, 64, seed=4)
-    assert _digest(tmp_path / 'a') == _digest(tmp_path / 'b')
-    assert _digest(tmp_path / 'a') != _digest(tmp_path / 'c')
+    assert folder_digest(tmp_path / 'a') == folder_digest(tmp_path / 'b')
+    assert folder_digest(tmp_path / 'a') != folder_digest(tmp_path / 'c')
 
 
 def test_more_images_keep_the_first_ones(tmp_path):

@@ -2,7 +2,6 @@
 import hashlib
 import importlib.util
 import json
-import os
 import os.path as osp
 
 import numpy as np
@@ -13,20 +12,9 @@ from mmadapt.datasets import ShapesArgumentError, generate_command, make_shapes
 from mmadapt.datasets import shapes as shapes_mod
 from mmadapt.datasets.shapes import read_difficulty
 
-from ..conftest import tool
+from ..conftest import folder_digest, tool
 
 N_TRAIN, N_VAL, SIZE = 40, 8, 32
-
-
-def _digest(folder):
-    h = hashlib.sha256()
-    for dirpath, _, files in sorted(os.walk(folder)):
-        for name in sorted(files):
-            path = osp.join(dirpath, name)
-            h.update(osp.relpath(path, folder).encode())
-            with open(path, 'rb') as f:
-                h.update(f.read())
-    return h.hexdigest()
 
 
 def _annotations(root, split):
@@ -44,7 +32,7 @@ def mixed(tmp_path_factory):
 def test_default_output_is_unchanged(tmp_path):
     make_shapes('cls', str(tmp_path / 'default'), N_TRAIN, N_VAL, SIZE, seed=0)
     make_shapes('cls', str(tmp_path / 'none'), N_TRAIN, N_VAL, SIZE, seed=0, difficulty=None)
-    assert _digest(tmp_path / 'default') == _digest(tmp_path / 'none')
+    assert folder_digest(tmp_path / 'default') == folder_digest(tmp_path / 'none')
     assert not (tmp_path / 'default' / 'meta' / 'difficulty_train.txt').exists()
     assert 'difficulty' not in json.loads((tmp_path / 'default' / 'meta.json').read_text())
     # the bytes the generator wrote before difficulty existed (recorded with that version): a
@@ -52,15 +40,15 @@ def test_default_output_is_unchanged(tmp_path):
     img = (tmp_path / 'default' / 'train' / 'circle' / '000000.png').read_bytes()
     assert hashlib.sha256(img).hexdigest() == \
         '68e321faf09f62f5eebdde9f5e3e24d034f6e8c4ac4fdc387497c2d41971b0e2'
-    assert _digest(tmp_path / 'default') == \
+    assert folder_digest(tmp_path / 'default') == \
         '9b221820bb722eae7047a846564137214ddf3ec2d3e109aa23e20dd5b0c969e8'
 
 
 def test_mixed_is_deterministic_and_differs_from_default(tmp_path, mixed):
     make_shapes('cls', str(tmp_path / 'again'), N_TRAIN, N_VAL, SIZE, seed=0, difficulty='mixed')
-    assert _digest(tmp_path / 'again') == _digest(mixed)
+    assert folder_digest(tmp_path / 'again') == folder_digest(mixed)
     make_shapes('cls', str(tmp_path / 'seed1'), N_TRAIN, N_VAL, SIZE, seed=1, difficulty='mixed')
-    assert _digest(tmp_path / 'seed1') != _digest(mixed)
+    assert folder_digest(tmp_path / 'seed1') != folder_digest(mixed)
     make_shapes('cls', str(tmp_path / 'default'), N_TRAIN, N_VAL, SIZE, seed=0)
     # same images named, same labels: only the pictures and the extra files differ
     assert _annotations(tmp_path / 'default', 'train') == _annotations(mixed, 'train')

@@ -13,23 +13,17 @@ from mmengine.config import Config
 from mmadapt.arch import load_spec
 from mmadapt.arch.widths import width_vars
 
+from ..conftest import cls_options
+
 ROOT = osp.join(osp.dirname(__file__), '..', '..')
 CONFIG = osp.join(ROOT, 'configs', 'dna', 'mobilenetv2_shapes.py')
 
 
 def options(data_root, **extra):
-    opts = {
-        'data_root': data_root,
-        'train_dataloader.dataset.data_root': data_root, 'val_dataloader.dataset.data_root': data_root,
-        'test_dataloader.dataset.data_root': data_root,
-        'train_dataloader.batch_size': 16, 'train_dataloader.num_workers': 0, 'val_dataloader.num_workers': 0,
-        'test_dataloader.num_workers': 0,
-        'train_cfg.max_epochs': 1, 'train_cfg.val_interval': 1, 'log_level': 'WARNING',
+    return cls_options(data_root, **{
+        'train_cfg.max_epochs': 1, 'train_cfg.val_interval': 1,
         'dna.search.rounds': 2, 'dna.search.warmup_epochs': 0.5, 'dna.search.phase1_epochs': 0.5,
-        'dna.search.phase2_epochs': 1.0,
-    }
-    opts.update(extra)
-    return opts
+        'dna.search.phase2_epochs': 1.0, **extra})
 
 
 def run(work, opts, resume=False, config=CONFIG):

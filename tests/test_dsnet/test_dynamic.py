@@ -9,6 +9,7 @@ import torch
 import torch.nn as nn
 
 import mmadapt  # noqa: F401
+from mmadapt.methods.dsnet import spread_routes
 from mmadapt.registry import MODELS
 
 MBV1 = dict(name='t_mbv1', family='mbv1', act='relu', stem=dict(out_channels=8, kernel=3, stride=2),
@@ -75,39 +76,6 @@ def randomise(model, seed=0, gate_std=20.0):
     return model
 
 
-def sharpen_gates(model, x, seed=0):
-    """Set every slimming head to score only how a pooled gate input departs from the batch's mean
-    (scaled to a spread of a few logits), so that the images of ``x`` take different routes."""
-    g = torch.Generator().manual_seed(seed)
-    seen = {}
-    for key, head in model.heads.items():
-        if head.slim is None:
-            continue
-        encode = head.encode
-
-        def record(inp, key=key, encode=encode):
-            h = encode(inp)
-            seen[key] = h.detach()
-            return h
-        head.encode = record
-    model.eval()
-    model.set_dynamic(masked=True)
-    with torch.no_grad():
-        model(x)
-    for key, head in model.heads.items():
-        if head.slim is None:
-            continue
-        del head.encode
-        h = seen[key]
-        mu = h.mean(0)
-        proj = torch.eye(h.shape[1]) - torch.outer(mu, mu) / mu.dot(mu).clamp_min(1e-12)
-        w = torch.randn(head.slim.weight.shape[0], h.shape[1], generator=g) @ proj
-        spread = ((h - mu) @ w.t()).std().clamp_min(1e-12)
-        with torch.no_grad():
-            head.slim.weight.copy_((3 * w / spread).view_as(head.slim.weight))
-    return model
-
-
 def varied_inputs(n, size=32, seed=1):
     """Images whose channel means differ a lot, so that pooled gate inputs (and routes) differ."""
     g = torch.Generator().manual_seed(seed)
@@ -122,7 +90,9 @@ BUILDERS = {'mbv1_bn': mbv1_ds, 'resnet_gn_two_gates': resnet_ds, 'mbv2_bn': mbv
 def test_grouped_sliced_batch_equals_each_image_alone_and_the_masked_run(name):
     torch.manual_seed(0)
     x = varied_inputs(12, 32)
-    model = sharpen_gates(randomise(BUILDERS[name]()), x)
+    model = randomise(BUILDERS[name]()).eval()
+    spread_routes(model, x)
+    model.eval()
     model.set_dynamic()
     with torch.no_grad():
         grouped = model(x)

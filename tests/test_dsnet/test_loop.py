@@ -27,6 +27,20 @@ def classifier(backbone=None, num_classes=5, in_channels=96):
     return model
 
 
+def stage2_mode(model, part='slim'):
+    """The model as Stage II runs it: training mode with frozen norms, only the gate ``part`` trainable."""
+    model.train()
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.eval()
+    params = model.backbone.gate_parameters(part)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    for p in params:
+        p.requires_grad_(True)
+    return params
+
+
 def batch(n=6, num_classes=5, seed=0):
     from mmpretrain.structures import DataSample
     g = torch.Generator().manual_seed(seed)
@@ -121,15 +135,7 @@ def test_gate_step_trains_only_the_slimming_heads_on_eq12():
     torch.manual_seed(0)
     model = classifier()
     bb = model.backbone
-    model.train()
-    for m in model.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.eval()
-    params = bb.gate_parameters('slim')
-    for p in model.parameters():
-        p.requires_grad_(False)
-    for p in params:
-        p.requires_grad_(True)
+    params = stage2_mode(model)
     frozen = {n: p.detach().clone() for n, p in model.named_parameters()}
     costs = route_madds(bb, (32, 32), 5)
     data, labels = batch()
@@ -155,15 +161,7 @@ def test_sgs_alone_drives_the_gate_to_its_targets():
     with torch.no_grad():  # a gate input with many active units (a separable encoding of 8 images)
         gate.reduce.weight.copy_(torch.randn(gate.reduce.weight.shape) * 500 / gate.channels ** 0.5)  # h ~ 1
         gate.reduce.bias.zero_()
-    model.train()
-    for m in model.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.eval()
-    params = bb.gate_parameters('slim')
-    for p in model.parameters():
-        p.requires_grad_(False)
-    for p in params:
-        p.requires_grad_(True)
+    params = stage2_mode(model)
     data, labels = batch(n=8)
     costs = route_madds(bb, (32, 32), 5)
     opt = torch.optim.Adam(params, lr=0.2)

@@ -286,3 +286,44 @@ def static_routes_to_report(backbone: DSBackbone, limit: int = 16) -> List[Tuple
     kmax = max(backbone.num_choices)
     return sorted({tuple(min(k * (kg - 1) // max(kmax - 1, 1), kg - 1) for kg in backbone.num_choices)
                    for k in range(kmax)})
+
+
+def spread_routes(model: DSBackbone, x: torch.Tensor, seed: int = 0) -> None:
+    """Set every gate (its W1 and W2) so that the images of ``x`` spread over its choices, for latency
+    measurements and tests on untrained networks (what they time or check is the routing and the
+    sliced runs, not accuracy): with s an image's standardised
+    projection of its pooled gate input on a random direction, the slimming head scores choice k by
+    ``b k (s + 2) - k^2``, b = (K - 1) / 2, so the chosen width grows with s, about (K - 1) (s + 2) / 4."""
+    seen = {}
+    g = torch.Generator().manual_seed(seed)
+    for key, head in model.heads.items():
+        if head.slim is None:
+            continue
+        with torch.no_grad():  # an encoding with many active units
+            w = head.reduce.weight
+            w.copy_((torch.randn(w.shape, generator=g) * 2 / head.channels ** 0.5).to(w.device))
+            head.reduce.bias.zero_()
+        encode = head.encode
+
+        def record(inp, key=key, encode=encode):
+            h = encode(inp)
+            seen[key] = h.detach()
+            return h
+        head.encode = record
+    model.set_dynamic(masked=True)
+    with torch.no_grad():
+        model(x)
+    for key, head in model.heads.items():
+        if head.slim is None:
+            continue
+        del head.encode
+        h = seen[key].cpu().double()
+        mu = h.mean(0)
+        u = torch.randn(h.shape[1], generator=g).double()
+        u = u - u.dot(mu) / mu.dot(mu) * mu  # orthogonal to the mean: u.h = u.(h - mu)
+        u = u / ((h - mu) @ u).std().clamp_min(1e-12)
+        k = torch.arange(head.num_choices, dtype=torch.float64)
+        b = (head.num_choices - 1) / 2
+        weight = (b * k)[:, None] * u[None, :] + ((2 * b * k - k ** 2)[:, None] * mu[None, :] / mu.dot(mu))
+        with torch.no_grad():
+            head.slim.weight.copy_(weight.float().view_as(head.slim.weight).to(head.slim.weight.device))

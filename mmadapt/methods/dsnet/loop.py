@@ -88,27 +88,16 @@ def ieb_step(model, teacher, backbone: DSBackbone, teacher_backbone: DSBackbone,
                 teacher_backbone.set_route(r)
                 t_probs.append(F.softmax(teacher(inputs, mode='tensor'), 1))
         t_ensemble = torch.stack(t_probs).mean(0)
-    out, total = {}, 0.0
-    for k, route in enumerate(routes):
-        backbone.set_route(route)
-        with optim_wrapper.optim_context(model):
-            logits = model(inputs, mode='tensor')
+
+    def loss_of(k, data):
+        logits = model(data['inputs'], mode='tensor')
         if k == 0:
-            loss = module.head.loss_module(logits, labels, avg_factor=logits.size(0))
-            name = 'loss_widest'
-        elif k == len(routes) - 1:
-            loss = soft_cross_entropy(logits, t_ensemble)
-            name = 'loss_slimmest'
-        else:
-            loss = soft_cross_entropy(logits, t_widest)
-            name = f'loss_random{k}'
-        optim_wrapper.backward(loss)
-        out[name] = loss.detach()
-        total = total + loss.detach()
-    optim_wrapper.step()
-    optim_wrapper.zero_grad()
-    out['loss'] = total
-    return out
+            return module.head.loss_module(logits, labels, avg_factor=logits.size(0))
+        return soft_cross_entropy(logits, t_ensemble if k == len(routes) - 1 else t_widest)
+
+    names = ['loss_widest'] + [f'loss_random{k}' for k in range(1, len(routes) - 1)] + ['loss_slimmest']
+    return accumulate_step(model, None, optim_wrapper, [partial(backbone.set_route, r) for r in routes], names,
+                           loss_fn=loss_of, data=data)
 
 
 def sgs_targets(slimmest_correct: torch.Tensor, slimmest: int, widest: int,
@@ -144,20 +133,25 @@ def gate_step(model, backbone: DSBackbone, batch, optimizer, costs: torch.Tensor
             backbone.set_route(high)
             wide_ok = model(inputs, mode='tensor').argmax(1) == labels
     backbone.set_dynamic(masked=True, tau=tau, generator=generator)
-    logits = model(inputs, mode='tensor')
+    cls = F.cross_entropy(model(inputs, mode='tensor'), labels)
+    out = _gate_update(backbone, cls, slim_ok, wide_ok, low, high, sgs, costs, target_madds, lambdas, optimizer)
+    return dict(out, loss_cls=cls.detach(), slimmest_acc=slim_ok.float().mean())
+
+
+def _gate_update(backbone: DSBackbone, task: torch.Tensor, easy: torch.Tensor, wide_ok, low, high, sgs: str,
+                 costs: torch.Tensor, target_madds: float, lambdas, optimizer) -> Dict[str, torch.Tensor]:
+    """Eq. 12 after a masked forward whose task loss is ``task``: the complexity term from the
+    gates' one-hots, the SGS term from each image's easy / hard verdict; one optimizer step."""
     gate_logits, onehots = backbone.gate_outputs()
-    cls = F.cross_entropy(logits, labels)
-    per_image = route_probs(onehots) @ costs.to(logits.device, logits.dtype)
+    per_image = route_probs(onehots) @ costs.to(task.device, task.dtype)
     cplx = (per_image.mean() / target_madds) ** 2
-    sgs_loss = sum(F.cross_entropy(z, sgs_targets(slim_ok, low[g], high[g], wide_ok, sgs))
-                   for g, z in enumerate(gate_logits))
-    sgs_loss = sgs_loss / len(gate_logits)
-    loss = lambdas[0] * cls + lambdas[1] * cplx + lambdas[2] * sgs_loss
+    sgs_loss = sum(F.cross_entropy(z, sgs_targets(easy, low[g], high[g], wide_ok, sgs))
+                   for g, z in enumerate(gate_logits)) / len(gate_logits)
+    loss = lambdas[0] * task + lambdas[1] * cplx + lambdas[2] * sgs_loss
     optimizer.zero_grad()
     loss.backward()
     optimizer.step()
-    return dict(loss=loss.detach(), loss_cls=cls.detach(), loss_cplx=cplx.detach(), loss_sgs=sgs_loss.detach(),
-                madds=per_image.detach().mean(), slimmest_acc=slim_ok.float().mean())
+    return dict(loss=loss.detach(), loss_cplx=cplx.detach(), loss_sgs=sgs_loss.detach(), madds=per_image.detach().mean())
 
 
 def _average_over_ranks(tensors) -> None:
@@ -201,17 +195,8 @@ def task_gate_step(model, backbone: DSBackbone, batch, optimizer, costs: torch.T
     wide_ok = wide_loss <= wide_loss.median() if sgs == 'give_up' else None
     backbone.set_dynamic(masked=True, tau=tau, generator=generator)
     task, _ = module.parse_losses(model(inputs, samples, mode='loss'))
-    gate_logits, onehots = backbone.gate_outputs()
-    per_image = route_probs(onehots) @ costs.to(task.device, task.dtype)
-    cplx = (per_image.mean() / target_madds) ** 2
-    sgs_loss = sum(F.cross_entropy(z, sgs_targets(easy, low[g], high[g], wide_ok, sgs))
-                   for g, z in enumerate(gate_logits)) / len(gate_logits)
-    loss = lambdas[0] * task + lambdas[1] * cplx + lambdas[2] * sgs_loss
-    optimizer.zero_grad()
-    loss.backward()
-    optimizer.step()
-    return dict(loss=loss.detach(), loss_task=task.detach(), loss_cplx=cplx.detach(), loss_sgs=sgs_loss.detach(),
-                madds=per_image.detach().mean(), easy_share=easy.float().mean())
+    out = _gate_update(backbone, task, easy, wide_ok, low, high, sgs, costs, target_madds, lambdas, optimizer)
+    return dict(out, loss_task=task.detach(), easy_share=easy.float().mean())
 
 
 @torch.no_grad()
