@@ -27,10 +27,7 @@ def _point_costs(backbone: DSBackbone, spec, input_hw, count_pool: bool) -> int:
     sc = spec_cost(spec, input_hw)
     in_hw = {(lc.info.stage, lc.info.layer): lc.in_hw for lc in sc.layers}
     total = 0
-    for key, head in backbone.heads.items():
-        if head.expand is None:
-            continue
-        point = backbone._points[tuple(int(v) for v in key[1:].split('_l'))]
+    for point, head in backbone.attention_points():
         info = next(i for i in spec.layers() if i.stage == point.stage and i.layer == point.layer)
         if point.unit is None:
             c, hw = info.in_channels, in_hw[(point.stage, point.layer)]

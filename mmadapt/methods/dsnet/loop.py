@@ -353,15 +353,27 @@ class DSNetLoop(EpochBasedTrainLoop):
         idx = torch.randint(len(pool), (self.num_random, ), generator=self.generator)
         return [pool[int(i)] for i in idx]
 
+    @property
+    def uses_ema(self) -> bool:
+        """Whether the EMA model is kept: IEB's teachers (classifiers) or Stage II's start."""
+        return self.task == 'cls' or self.stage2_from == 'ema'
+
+    def _prepare_supernet(self) -> None:
+        """The supernet Stage II starts from (the EMA model's weights with ``stage2_from='ema'``),
+        its BN statistics recalibrated per route; once per run."""
+        if self._recalibrated:
+            return
+        if self.stage1_epochs and self.stage2_from == 'ema' and self.teacher is not None:
+            unwrap(self.runner.model).load_state_dict(self.teacher.state_dict())
+        batches = [b for _, b in zip(range(self.recal_batches), self.dataloader)]
+        recalibrate_routes(self.runner.model, self.backbone, batches, self.runner.logger.info)
+        self._recalibrated = True
+
     def _start_stage2(self) -> None:
         module = unwrap(self.runner.model)
-        resumed = self._resumed_state or {}
-        if not resumed.get('stage2_started'):  # a run resumed inside Stage II has its supernet already
-            if self.stage1_epochs and self.stage2_from == 'ema' and self.teacher is not None:
-                module.load_state_dict(self.teacher.state_dict())
-            batches = [b for _, b in zip(range(self.recal_batches), self.dataloader)]
-            recalibrate_routes(self.runner.model, self.backbone, batches, self.runner.logger.info)
-        self._recalibrated = True
+        if (self._resumed_state or {}).get('stage2_started'):  # resumed inside Stage II: supernet ready
+            self._recalibrated = True
+        self._prepare_supernet()
         for p in module.parameters():
             p.requires_grad_(False)
         params = self.backbone.gate_parameters(self.gate_params)
@@ -412,16 +424,17 @@ class DSNetLoop(EpochBasedTrainLoop):
         self.runner.call_hook('before_train_iter', batch_idx=idx, data_batch=batch)
         bb = self.backbone
         if self.stage() == 1:
-            teacher = self._teacher()
             routes = [bb.max_route] + self._random_routes() + [bb.min_route]
             if self.task == 'cls':
+                teacher = self._teacher()
                 outputs = ieb_step(self.runner.model, teacher, bb, teacher.backbone, routes, batch,
                                    self.runner.optim_wrapper, self.ensemble)
             else:
                 names = ['loss_widest'] + [f'loss_random{k + 1}' for k in range(len(routes) - 2)] + ['loss_slimmest']
                 outputs = accumulate_step(self.runner.model, batch, self.runner.optim_wrapper,
                                           [partial(bb.set_route, r) for r in routes], names)
-            ema_update(teacher, unwrap(self.runner.model), self.ema_decay)
+            if self.uses_ema:
+                ema_update(self._teacher(), unwrap(self.runner.model), self.ema_decay)
         elif self.task == 'cls':
             outputs = gate_step(self.runner.model, bb, batch, self.gate_optimizer, self.costs,
                                 self.target_madds, self.lambdas, self.sgs, self.tau, self.generator)
@@ -434,11 +447,7 @@ class DSNetLoop(EpochBasedTrainLoop):
 
     def run(self):
         model = super().run()
-        if self.stage2_epochs == 0 and self.stage1_epochs and self.stage2_from == 'ema' and self.teacher is not None:
-            unwrap(self.runner.model).load_state_dict(self.teacher.state_dict())
-        if self.stage2_epochs == 0 and not self._recalibrated:
-            batches = [b for _, b in zip(range(self.recal_batches), self.dataloader)]
-            recalibrate_routes(self.runner.model, self.backbone, batches, self.runner.logger.info)
+        self._prepare_supernet()  # without Stage II epochs, the supernet is what is evaluated
         self._check_ranks()
         self.final_evaluation()
         return model

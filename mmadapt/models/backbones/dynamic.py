@@ -373,7 +373,6 @@ class DSBackbone(BaseModule):
         """The BN layers whose statistics depend on the route, and their per-route banks."""
         self._switched: List[Tuple[str, _BatchNorm]] = []
         self.route_stats = nn.Module()
-        self._stats_loaded: Optional[int] = None
         if not self.gate_stages:
             return
         first = min(self.gate_stages[0])
@@ -427,6 +426,11 @@ class DSBackbone(BaseModule):
                 mean, var = self._bank(i)
                 mean[r].copy_(m.running_mean)
                 var[r].copy_(m.running_var)
+
+    def attention_points(self) -> List[Tuple[_Point, 'DoubleHeadGate']]:
+        """(point, head) of every attention head: where it sits (``stage``, ``layer``, ``unit``:
+        the conv unit whose output it scales, or ``None`` for the block's input) and the head."""
+        return [(p, self.heads[p.key]) for p in self._points.values() if self.heads[p.key].expand is not None]
 
     def switched_norms(self) -> List[_BatchNorm]:
         return [m for _, m in self._switched]
@@ -672,16 +676,12 @@ class DSBackbone(BaseModule):
         if self._switched:
             self.load_route_stats(route)
         spec, net_state = self.net.export_subnet(self.route_specs[self._route_index[route]])
-        attention = [k for k, m in self.heads.items() if m.expand is not None]
-        if not attention:
+        if not self.attention_points():
             return dict(self.net.derived_config(spec), init_cfg=[]), net_state
         widths = output_widths(spec, len(self.net.stages))[0]
         state = {f'net.{k}': v for k, v in net_state.items()}
         hidden, where = [0] * len(self._blocks), []
-        for key, m in self.heads.items():
-            point = self._points[tuple(int(v) for v in key[1:].split('_l'))]
-            if m.expand is None:
-                continue
+        for point, m in self.attention_points():
             if point.unit is not None:
                 c = widths[point.unit]
             else:
@@ -689,10 +689,10 @@ class DSBackbone(BaseModule):
                 c = info.in_channels
             hidden[self._blocks.index((point.stage, point.layer))] = m.hidden
             where.append([point.stage, point.layer])
-            state[f'heads.{key}.reduce.weight'] = m.reduce.weight[:, :c].detach().clone()
-            state[f'heads.{key}.reduce.bias'] = m.reduce.bias.detach().clone()
-            state[f'heads.{key}.expand.weight'] = m.expand.weight[:c].detach().clone()
-            state[f'heads.{key}.expand.bias'] = m.expand.bias[:c].detach().clone()
+            state[f'heads.{point.key}.reduce.weight'] = m.reduce.weight[:, :c].detach().clone()
+            state[f'heads.{point.key}.reduce.bias'] = m.reduce.bias.detach().clone()
+            state[f'heads.{point.key}.expand.weight'] = m.expand.weight[:c].detach().clone()
+            state[f'heads.{point.key}.expand.bias'] = m.expand.bias[:c].detach().clone()
         cfg = dict(type='mmadapt.DSBackbone', gates=[], attention=where, attention_hidden=hidden,
                    attention_act=self.attention_act,
                    net=dict(type=f'mmadapt.{type(self.net).__name__}', spec=spec.to_dict(),

@@ -159,9 +159,8 @@ def elastic_conv(conv: nn.Conv2d, x: torch.Tensor, out_channels: Optional[int],
             hit = (stamp, ) + _conv_slice(conv, w, bias, cin, out_channels, kernel, True)
             cache[key] = hit
         _, w, bias, k, groups = hit
-        dilation = conv.dilation[0]
-        return F.conv2d(x, w, bias, conv.stride, dilation * (k - 1) // 2, conv.dilation, groups)
-    w, bias, k, groups = _conv_slice(conv, w, bias, cin, out_channels, kernel, contiguous)
+    else:
+        w, bias, k, groups = _conv_slice(conv, w, bias, cin, out_channels, kernel, contiguous)
     dilation = conv.dilation[0]
     return F.conv2d(x, w, bias, conv.stride, dilation * (k - 1) // 2, conv.dilation, groups)
 
