@@ -13,6 +13,6 @@ register_safe_globals()
 cache_pretty_text()  # mmengine formats a config's text with yapf on every dump: once is enough
 
 from . import engine, registry  # noqa: E402,F401  (registers hooks and loops)
-from .methods import dna, dsnet, network_adjustment  # noqa: E402,F401  (registers their loop and hooks)
+from .methods import dna, dsnet, netadaptv2, network_adjustment  # noqa: E402,F401  (registers their loop and hooks)
 
 __all__ = ['__version__']

@@ -42,3 +42,6 @@ OPTIM_WRAPPER_CONSTRUCTORS = Registry('optimizer wrapper constructor',
                                       locations=['mmadapt.engine'])
 PARAM_SCHEDULERS = Registry('parameter scheduler', parent=MMENGINE_PARAM_SCHEDULERS, scope=SCOPE,
                             locations=['mmadapt.engine'])
+# search metrics of NetAdaptV2 (and any method that ranks derived specs by a cost): a registered
+# builder ``f(input_size, out_indices, **kwargs) -> callable(spec) -> float``
+SEARCH_COSTS = Registry('search cost', scope=SCOPE)

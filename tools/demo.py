@@ -2,7 +2,8 @@
 """The main job on the built-in data: FNA++ for RetinaNet-MobileNetV2 on shapes detection
 (``--method network-adjustment``: Network Adjustment of ResNet-20 on shapes classification;
 ``--method dna``: DNA of MobileNetV2 to 60% of its MAdds on shapes classification;
-``--method dsnet``: DS-Net, a dynamic slimmable MobileNetV1 on easy and hard shapes).
+``--method dsnet``: DS-Net, a dynamic slimmable MobileNetV1 on easy and hard shapes;
+``--method netadaptv2``: NetAdaptV2 of MobileNetV2 to 60% of its measured CPU latency on shapes classification).
 
 Pre-trains a MobileNetV2 seed on shapes classification, runs the whole FNA++ pipeline (search,
 derivation, remapping, parameter adaptation, test) with the seed detector trained beside it, and
@@ -14,6 +15,7 @@ initialisation); ``benchmarks/fna_vs_seed.py`` runs that and the other controls 
     python tools/demo.py --method network-adjustment [--work-dir work_dirs/demo_na]
     python tools/demo.py --method dna [--work-dir work_dirs/demo_dna]
     python tools/demo.py --method dsnet [--work-dir work_dirs/demo_dsnet]
+    python tools/demo.py --method netadaptv2 [--work-dir work_dirs/demo_netadaptv2]
 
 Network Adjustment runs three rounds of ``configs/network_adjustment/resnet20_shapes.py`` (round 0 is
 the uniform ResNet-20; each later round moves channels by FLOPs utilisation ratio and rescales to
@@ -58,14 +60,16 @@ NA_CONFIG = osp.join(ROOT, 'configs/network_adjustment/resnet20_shapes.py')
 DNA_CONFIG = osp.join(ROOT, 'configs/dna/mobilenetv2_shapes.py')
 DSNET_CONFIG = osp.join(ROOT, 'configs/dsnet/dsmbnet_l_shapes.py')
 FNA_CONFIG = osp.join(ROOT, 'configs/fna/retinanet_mbv2_shapes.py')
+NAV2_CONFIG = osp.join(ROOT, 'configs/netadaptv2/mobilenetv2_shapes_latency.py')
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--method', choices=['fna', 'network-adjustment', 'dna', 'dsnet'], default='fna',
+    parser.add_argument('--method', choices=['fna', 'network-adjustment', 'dna', 'dsnet', 'netadaptv2'], default='fna',
                         help='which method to run (default: FNA++, the main job)')
     parser.add_argument('--work-dir', default=None, help='where results go (default: work_dirs/demo, '
-                        'work_dirs/demo_na for network-adjustment, work_dirs/demo_dna for dna, work_dirs/demo_dsnet for dsnet)')
+                        'work_dirs/demo_na for network-adjustment, work_dirs/demo_dna for dna, work_dirs/demo_dsnet for dsnet, '
+                        'work_dirs/demo_netadaptv2 for netadaptv2)')
     parser.add_argument('--data-root', default='data', help='where the shapes data sets go')
     parser.add_argument('--random-init', action='store_true',
                         help='also train the found architecture from random initialisation (Table 13)')
@@ -278,8 +282,48 @@ def dsnet(args, work_dir):
     log(f'summary: {osp.join(work_dir, "summary.md")}')
 
 
+def netadaptv2(args, work_dir):
+    """NetAdaptV2 of MobileNetV2 to 60% of its measured latency on this CPU: initial vs found network."""
+    total_start = time.time()
+    opts = shapes_cls32(args, work_dir)
+    run_dir = osp.join(work_dir, 'netadaptv2')
+    run_stage('netadaptv2', [sys.executable, osp.join(ROOT, 'tools/train.py'), NAV2_CONFIG, '--work-dir', run_dir,
+                             '--cfg-options'] + opts, work_dir)
+    with open(osp.join(run_dir, 'summary.json'), encoding='utf-8') as f:
+        summary = json.load(f)
+    search, rows = summary['search'], summary['rows']
+    md = ['NetAdaptV2, MobileNetV2 1.0 on shapes classification 32x32 (4 classes, 2000 training images of which 400 '
+          'held out for the search; test = the 400 val images)',
+          f"budget {summary['budget']:.3f} ms = 60% of the initial network's measured latency (batch 1, 1 thread, this "
+          f"CPU); search: {search['iterations']} iterations, {search['samples']} samples, {search['seconds']:.0f} s", '',
+          '| network | test top-1 (%) | MAdds | predicted ms | measured ms | prediction error |',
+          '| --- | --- | --- | --- | --- | --- |']
+    for key in ('seed', 'found'):
+        if key not in rows:
+            continue
+        r = rows[key]
+        metrics = r['test'] or r['val']
+        acc = next((v for k, v in metrics.items() if 'top1' in k), float('nan'))
+        pred, meas = r['latency_predicted'], r['latency_measured']
+        md.append(f"| {'initial MobileNetV2' if key == 'seed' else 'NetAdaptV2 (found)'} | {acc:.2f} | "
+                  f"{format_count(r['backbone_madds'] or r['model_madds'])} | {pred:.3f} | {meas:.3f} | "
+                  f"{100 * (pred - meas) / meas:+.1f}% |")
+    total = time.time() - total_start
+    md += ['', f"found: `{rows['found']['describe']}`",
+           '', f'total {total:.0f} s; trajectory.json / trajectory.png under {osp.join(run_dir, "search")}']
+    atomic_write_text(osp.join(work_dir, 'summary.json'),
+                      json.dumps(dict(netadaptv2=summary, total_seconds=round(total, 1)), indent=1, default=str) + '\n')
+    atomic_write_text(osp.join(work_dir, 'summary.md'), '\n'.join(md) + '\n')
+    print()
+    print('\n'.join(md))
+    print()
+    log(f'summary: {osp.join(work_dir, "summary.md")}')
+
+
 def main(argv=None):
     args = parse_args(argv)
+    if args.method == 'netadaptv2':
+        return netadaptv2(args, osp.abspath(args.work_dir or 'work_dirs/demo_netadaptv2'))
     if args.method == 'network-adjustment':
         return network_adjustment(args, osp.abspath(args.work_dir or 'work_dirs/demo_na'))
     if args.method == 'dna':

@@ -10,6 +10,8 @@ A config with an ``fna`` dict runs the FNA++ pipeline (mmadapt.engine.fna): arch
 derivation, remapping, parameter adaptation and test, each stage in its own folder of the work dir;
 ``--stage arch|param|seed`` runs one stage, ``--derived-spec FILE`` adapts a given architecture.
 A config with a ``dna`` dict runs DNA's search, derivation and training (mmadapt.methods.dna).
+A config with a ``netadaptv2`` dict runs NetAdaptV2's super-network training, search and final training
+(mmadapt.methods.netadaptv2).
 A config with a ``network_adjustment`` dict runs Network Adjustment's rounds
 (mmadapt.methods.network_adjustment): one folder per round, ``--resume`` skips the finished ones.
 """
@@ -58,7 +60,8 @@ def main(argv=None):
     from mmengine.config import Config
     cfg_file = Config.fromfile(args.config) if osp.isfile(args.config) else None
     for key, module, title, unit in (('network_adjustment', 'mmadapt.methods.network_adjustment', 'Network Adjustment',
-                                      'rounds'), ('dna', 'mmadapt.methods.dna', 'DNA', 'stages')):
+                                      'rounds'), ('dna', 'mmadapt.methods.dna', 'DNA', 'stages'),
+                                     ('netadaptv2', 'mmadapt.methods.netadaptv2.pipeline', 'NetAdaptV2', 'stages')):
         if cfg_file is None or key not in cfg_file:
             continue
         import importlib

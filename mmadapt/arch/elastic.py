@@ -14,7 +14,7 @@ spec of the same family whose every part fits inside the max spec, layer by laye
 kernels, with a generator so that every DDP rank draws the same one. Nothing here knows modules.
 """
 import math
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 
@@ -37,8 +37,9 @@ def _removed_token(max_block: Block, in_channels: int) -> str:
 
 
 def _check_conv_shortcuts(max_spec: ArchSpec) -> None:
-    """Elastic networks are built from specs with projection shortcuts (``shortcut: conv``) only."""
-    if max_spec.shortcut != 'conv':
+    """Elastic networks are built from specs with projection shortcuts (``shortcut: conv``), and from
+    mbv3 specs with NetAdaptV2's zero-padded residuals (``shortcut: pad``)."""
+    if max_spec.shortcut != 'conv' and not (max_spec.family == 'mbv3' and max_spec.shortcut == 'pad'):
         raise SpecError(f"max spec {max_spec.name!r} has shortcut {max_spec.shortcut!r}; elastic networks "
                         "build resnet specs with shortcut 'conv' only (zero-padded shortcuts: build the "
                         'derived network with mmadapt.DerivedResNet)')
@@ -124,8 +125,14 @@ def resolve_subnet(max_spec: Union[str, Dict, ArchSpec], subnet: Union[str, Dict
         if block.bypass != mb.bypass:
             raise SpecError(f'{lw}: bypass limit {block.bypass} differs from the max block {mb.token!r} '
                             '(T is fixed per layer; the conv width _c is elastic)')
-        if block.bypass is not None and info.conv_out(block) > mi.conv_out(mb):
+        if (block.bypass is not None or info.padded_mbconv) and info.conv_out(block) > mi.conv_out(mb):
             raise SpecError(f'{lw}: conv width {info.conv_out(block)} is wider than the max {mi.conv_out(mb)}')
+        if block.kind == 'mbconv' and info.depthwise(block, sub.block_type) > mi.depthwise(mb, max_spec.block_type):
+            raise SpecError(f'{lw}: depthwise width {info.depthwise(block, sub.block_type)} is wider than the max '
+                            f'depthwise conv {mi.depthwise(mb, max_spec.block_type)} ({mb.token!r})')
+        if sub.se_channels(info, block) > max_spec.se_channels(mi, mb):
+            raise SpecError(f'{lw}: squeeze width {sub.se_channels(info, block)} is wider than the max '
+                            f'{max_spec.se_channels(mi, mb)} ({mb.token!r})')
         if block.kind == 'resblock' and block.groups != mb.groups:
             raise SpecError(f'{lw}: {block.groups} groups, the max spec has {mb.groups} (groups are not elastic)')
         if info.out_channels > mi.out_channels:
@@ -224,38 +231,42 @@ class ElasticSpace:
         return [k for k in self.kernels if k <= max_kernel] or [max_kernel]
 
     def _build(self, pick) -> ArchSpec:
-        """A sub-network where ``pick(kind, options)`` chooses among sorted options."""
+        """A sub-network where ``pick(kind, options, where)`` chooses among sorted options; ``where``
+        names the choice: ``('stem', )``, ``('head', )``, ``(stage, )`` (depth, stage ratio) or
+        ``(stage, layer, 'kernel' | 'out' | 'hidden')``."""
         m = self.max_spec
         d = m.to_dict()
         d['name'] = f'{m.name}_sub'
         if self.elastic_stem:
-            d['stem']['out_channels'] = self.width(m.stem['out_channels'], pick('width', self.width_ratios))
+            d['stem']['out_channels'] = self.width(m.stem['out_channels'], pick('width', self.width_ratios, ('stem', )))
         infos = m.layers()
         in_ch = d['stem']['out_channels']
         for s, stage in enumerate(m.stages):
-            depth = pick('depth', self.depths[s])
-            stage_ratio = pick('width', self.width_ratios) if self.per == 'stage' else None
+            depth = pick('depth', self.depths[s], (s, ))
+            stage_ratio = pick('width', self.width_ratios, (s, )) if self.per == 'stage' else None
 
-            def ratio():
-                return stage_ratio if stage_ratio is not None else pick('width', self.width_ratios)
+            def ratio(where):
+                return stage_ratio if stage_ratio is not None else pick('width', self.width_ratios, where)
 
             blocks = []
             for info in [i for i in infos if i.stage == s][:depth]:
                 b = info.candidates[0]
-                kernel = pick('kernel', self._kernel_choices(b.kernel))
+                kernel = pick('kernel', self._kernel_choices(b.kernel), (s, info.layer, 'kernel'))
                 if b.bypass is not None:  # channel-level bypass: the conv width may reach 0
-                    out = self.width(info.conv_out(b), ratio(), allow_zero=True)
+                    out = self.width(info.conv_out(b), ratio((s, info.layer, 'out')), allow_zero=True)
                 else:
-                    out = self.width(info.out_channels, ratio())
+                    out = self.width(info.out_channels, ratio((s, info.layer, 'out')))
                     if info.first and info.stride == 1:
                         out = self._keep_shortcut(info, in_ch, out)
                 if b.kind == 'separable' or (b.kind == 'mbconv' and not _has_expand(b)):
                     hidden = None  # the depthwise conv is as wide as its input
                 else:
-                    hidden = self.width(info.hidden(b, m.block_type), ratio(),
+                    hidden = self.width(info.hidden(b, m.block_type), ratio((s, info.layer, 'hidden')),
                                         allow_zero=info.has_shortcut() or b.bypass is not None)
                     if b.bypass is not None and (hidden == 0 or out == 0):
                         hidden, out = 0, 0
+                if b.kind == 'mbconv' and b.bypass is not None and out == 0:
+                    hidden = 0  # a bypassed inverted residual without expansion: its body removed
                 tok = Block(b.kind, kernel=kernel, expansion=b.expansion, groups=b.groups, hidden=hidden, out=out,
                             se=b.se, bypass=b.bypass)
                 blocks.append(tok.token)
@@ -264,7 +275,7 @@ class ElasticSpace:
             d['stages'][s]['blocks'] = blocks
             d['stages'][s]['out_channels'] = in_ch
         if m.head is not None and self.elastic_head:
-            d['head']['out_channels'] = self.width(m.head['out_channels'], pick('width', self.width_ratios))
+            d['head']['out_channels'] = self.width(m.head['out_channels'], pick('width', self.width_ratios, ('head', )))
         return resolve_subnet(m, spec_from_dict(d))
 
     def _keep_shortcut(self, info: LayerInfo, in_ch: int, out: int) -> int:
@@ -285,11 +296,11 @@ class ElasticSpace:
 
     def max(self) -> ArchSpec:
         """The largest sub-network of the space (the max spec with explicit widths)."""
-        return self._build(lambda kind, options: options[-1])
+        return self._build(lambda kind, options, where: options[-1])
 
     def min(self) -> ArchSpec:
         """The smallest sub-network of the space."""
-        return self._build(lambda kind, options: options[0])
+        return self._build(lambda kind, options, where: options[0])
 
     def at_stage_ratios(self, ratios: Sequence[float]) -> ArchSpec:
         """The sub-network with every width of stage ``s`` at ``ratios[s]`` of its max (any ratio in
@@ -317,7 +328,7 @@ class ElasticSpace:
         stage = {'s': -1}
         stem_pending = {'v': self.elastic_stem}
 
-        def pick(kind, options):
+        def pick(kind, options, where):
             if kind == 'depth':
                 stage['s'] += 1
                 return options[-1]
@@ -352,6 +363,38 @@ class ElasticSpace:
     def sample(self, generator: Optional[torch.Generator] = None) -> ArchSpec:
         """A sub-network with every choice drawn uniformly, from ``generator`` (the same seed on
         every DDP rank draws the same sub-network)."""
-        def pick(kind, options):
+        def pick(kind, options, where):
             return options[int(torch.randint(len(options), (1, ), generator=generator))]
         return self._build(pick)
+
+    def choices(self) -> List[Tuple[str, Tuple, list]]:
+        """Every choice of the space in the order :meth:`build` reads them: ``(kind, where,
+        options)`` (``kind``: ``'width'`` (ratios), ``'kernel'`` or ``'depth'``; ``where`` as in
+        :meth:`_build`; options sorted, smallest first). The list is the same for every
+        sub-network when the depths are fixed (``depths=None``), which :meth:`build` needs."""
+        out = []
+
+        def pick(kind, options, where):
+            out.append((kind, where, list(options)))
+            return options[-1]
+        self._build(pick)
+        return out
+
+    def build(self, indices: Sequence[int]) -> ArchSpec:
+        """The sub-network of one option index per choice of :meth:`choices` (a "genome")."""
+        if any(len(d) > 1 for d in self.depths):
+            raise ValueError('ElasticSpace.build needs fixed depths (depths=None); this space searches depths')
+        indices = list(indices)
+        pos = iter(range(len(indices) + 1))
+
+        def pick(kind, options, where):
+            i = next(pos)
+            if i >= len(indices):
+                raise ValueError(f'{len(indices)} choice indices for a space of more choices')
+            if not 0 <= indices[i] < len(options):
+                raise ValueError(f'choice {i} ({kind} at {where}): index {indices[i]} outside 0..{len(options) - 1}')
+            return options[indices[i]]
+        spec = self._build(pick)
+        if next(pos) != len(indices):
+            raise ValueError(f'{len(indices)} choice indices for a space of fewer choices')
+        return spec

@@ -20,10 +20,15 @@ Explicit widths, for the methods that change widths layer by layer, are suffixes
 * ``_h{n}``: hidden width of the block (MBConv: channels of the depthwise conv, and an expansion
   conv is then always present, as in FBNet's ``e1`` blocks; ResNet: width of the inner convs).
   ``_h0`` removes the block body: the layer is bypassed through its shortcut.
+* ``_d{n}`` (MBConv, after ``_h``): depthwise width, ``0 < n <= hidden`` (default: the hidden
+  width). The depthwise conv computes the first n hidden channels; hidden channels n.. pass
+  through unchanged (no BN, no activation; subsampled ``x[..., ::s, ::s]`` where the depthwise conv
+  has stride s: NetAdaptV2's channel-level bypass of a depthwise layer, T = infinity). The
+  squeeze-excitation and the projection read all hidden channels.
 * ``_c{n}``: output width of the block instead of the stage's ``out_channels``. A block that is not
   the first of its stage keeps its shortcut when its width changes: the input is zero-padded (or
-  its leading channels taken) to the output width. Under a zero-padding shortcut rule of a resnet
-  spec (``shortcut: pad`` / ``pad_proj``, below) ``_c`` is the width of the block's conv path, and
+  its leading channels taken) to the output width. Under a zero-padding shortcut rule
+  (``shortcut: pad`` / ``pad_proj``, below) ``_c`` is the width of the block's conv path, and
   the block's output may be wider.
 
 Families and their tokens:
@@ -56,7 +61,8 @@ Families and their tokens:
   MobileNetV1, whose weights exist), ``relu`` (the paper's) or ``swish`` (DS-Net's public DS-MBNet).
 * ``mbv3`` (MobileNetV3, EfficientNet): any number of stages of MBConv tokens as in ``mbv2``, where
   ``_se`` right after the expansion adds a squeeze-excitation between the depthwise and the linear
-  conv (``k5e3_se``, ``k5e6_se_h120_c40``). The hidden width is ``round(in * expansion)`` as in
+  conv (``k5e3_se``, ``k5e6_se_h120_c40``); ``_se{n}`` gives its squeeze width explicitly
+  (``k7e3_se32_h80_c32``: NetAdaptV2 does not search it, its tables keep the max network's). The hidden width is ``round(in * expansion)`` as in
   ``mbv2`` (timm rounds to a multiple of 8; the seeds agree, write ``_h`` where a width must
   differ). A stage may set its own activation (``act: relu``; the
   spec's ``act`` covers the stem, the head and the other stages; ``relu``, ``relu6``, ``hswish`` or
@@ -68,6 +74,14 @@ Families and their tokens:
 
       se: {ratio: 0.25, of: hidden, divisor: 8, act: relu, gate: hsigmoid}    # MobileNetV3
       se: {ratio: 0.25, of: in, divisor: 1, act: swish, gate: sigmoid}        # EfficientNet
+
+  The optional spec-level ``shortcut`` rule of mbv3 specs is ``conv`` (the default: MobileNetV3's
+  residuals, as for ``mbv2``) or ``pad`` (NetAdaptV2's residual blocks, App. B): every stride-1
+  MBConv layer has a residual, whatever its widths (also the first layer of a stage). Its conv path
+  width M is ``_c`` (else the stage's ``out_channels``; 0 for a removed body ``_h0``), its output
+  width ``max(M, C)`` for an input of C channels; input and projection are both zero-padded at the
+  back to that width and added. Stride-2 layers have no shortcut (their output is M, or the
+  ``_b`` bypass's ``max(M, min(C, T))``); ``_b`` is not allowed on a stride-1 layer there.
 
 Any spec may name the hidden layer of its family's ImageNet classifier, ``classifier: {hidden: 1280}``
 (MobileNetV3: global pool, 1x1 conv with bias and activation, FC); without it the classifier is a
@@ -100,24 +114,27 @@ FAMILIES = {
 ALLOWED_STRIDES = (1, 2)
 # spec-level shortcut rule of residual blocks (see the module docstring); the first is the default
 SHORTCUTS = ('conv', 'pad', 'pad_proj')
-SHORTCUT_FAMILIES = ('resnet', )
+SHORTCUT_FAMILIES = ('resnet', 'mbv3')
+# the shortcut rules each of those families allows
+FAMILY_SHORTCUTS = {'resnet': SHORTCUTS, 'mbv3': ('conv', 'pad')}
 SKIP = 'skip'
 SE_GATES = ('hsigmoid', 'sigmoid')
 SE_BASES = ('hidden', 'in')
 # MobileNetV3's squeeze-excitation: the default of an mbv3 spec without an 'se' field
 SE_DEFAULTS = dict(ratio=0.25, of='hidden', divisor=8, act='relu', gate='hsigmoid')
 
-_MBCONV_RE = re.compile(r'^k(\d+)e(\d+(?:\.\d+)?)(?:_h(\d+))?(?:_c(\d+))?(?:_b(\d+))?$')
-_MBCONV_SE_RE = re.compile(r'^k(\d+)e(\d+(?:\.\d+)?)(_se)?(?:_h(\d+))?(?:_c(\d+))?(?:_b(\d+))?$')
+_MBCONV_RE = re.compile(r'^k(\d+)e(\d+(?:\.\d+)?)(?:_h(\d+))?(?:_d(\d+))?(?:_c(\d+))?(?:_b(\d+))?$')
+_MBCONV_SE_RE = re.compile(r'^k(\d+)e(\d+(?:\.\d+)?)(_se(\d+)?)?(?:_h(\d+))?(?:_d(\d+))?(?:_c(\d+))?(?:_b(\d+))?$')
 _RESBLOCK_RE = re.compile(r'^k(\d+)g(\d+)(?:_h(\d+))?(?:_c(\d+))?$')
 _SEPARABLE_RE = re.compile(r'^k(\d+)(?:_c(\d+))?(?:_b(\d+))?$')
 _TOKEN_HELP = {
-    'mbv2': "'k{kernel}e{expansion}' (e.g. 'k5e6'), optional '_h{hidden}', '_c{out}' and '_b{bypass limit}', "
-            "or 'skip'",
+    'mbv2': "'k{kernel}e{expansion}' (e.g. 'k5e6'), optional '_h{hidden}', '_c{out}' and '_b{bypass limit}' in "
+            "this order, with a depthwise width '_d{depthwise}' after '_h' (e.g. 'k5e6_h96_d64_c24'), or 'skip'",
     'resnet': "'k{kernel}g{groups}' (e.g. 'k5g4'), optional '_h{hidden}' and '_c{out}', or 'skip'",
     'mbv1': "'k{kernel}' (e.g. 'k3'), optional '_c{out}' and '_b{bypass limit}', or 'skip'",
     'mbv3': "'k{kernel}e{expansion}' (e.g. 'k5e6'), then optional '_se', '_h{hidden}', '_c{out}' and '_b{bypass limit}' in "
-            "this order (e.g. 'k5e3_se_c40'), or 'skip'",
+            "this order (e.g. 'k5e3_se_c40'), with an explicit squeeze width '_se{squeeze}' and a depthwise width "
+            "'_d{depthwise}' after '_h' (e.g. 'k7e3_se32_h80_d64_c32'), or 'skip'",
 }
 BUILTIN_DIR = osp.join(osp.dirname(__file__), 'specs')
 
@@ -154,6 +171,8 @@ class Block:
     out: Optional[int] = None
     se: bool = False  # squeeze-excitation (mbconv of an mbv3 spec)
     bypass: Optional[int] = None  # channel-level bypass limit T (mbconv, separable), see the module docstring
+    depthwise: Optional[int] = None  # depthwise width '_d' (mbconv; None: the hidden width)
+    squeeze: Optional[int] = None  # explicit squeeze width '_se{n}' (mbconv of an mbv3 spec; None: the SE rule)
 
     @property
     def is_skip(self) -> bool:
@@ -167,13 +186,15 @@ class Block:
             e = self.expansion
             text = f'k{self.kernel}e{int(e) if float(e).is_integer() else e}'
             if self.se:
-                text += '_se'
+                text += '_se' if self.squeeze is None else f'_se{self.squeeze}'
         elif self.kind == 'separable':
             text = f'k{self.kernel}'
         else:
             text = f'k{self.kernel}g{self.groups}'
         if self.hidden is not None:
             text += f'_h{self.hidden}'
+        if self.depthwise is not None:
+            text += f'_d{self.depthwise}'
         if self.out is not None:
             text += f'_c{self.out}'
         if self.bypass is not None:
@@ -213,12 +234,16 @@ def parse_block(token: str, family: str) -> Block:
             raise SpecError(f'block {token!r}: output width _c must be positive (0 only with a bypass _b), '
                             f'got {out}')
         return Block('separable', kernel=kernel, out=out, bypass=bypass)
-    se = False
+    se, squeeze = False, None
     if family == 'mbv3':
         se = m.group(3) is not None
-        fields = m.groups()[:2] + m.groups()[3:]  # without the '_se' group
+        squeeze = None if m.group(4) is None else int(m.group(4))
+        fields = m.groups()[:2] + m.groups()[4:]  # without the '_se' groups
     else:
         fields = m.groups()
+    if family in ('mbv2', 'mbv3'):  # k, e, h, d, c, b
+        depthwise = None if fields[3] is None else int(fields[3])
+        fields = fields[:3] + fields[4:]
     hidden = None if fields[2] is None else int(fields[2])
     out = None if fields[3] is None else int(fields[3])
     if out is not None and out < min_out:
@@ -229,7 +254,14 @@ def parse_block(token: str, family: str) -> Block:
             raise SpecError(f'block {token!r}: expansion must be positive, got {fields[1]}')
         if expansion.is_integer():
             expansion = int(expansion)
-        return Block('mbconv', kernel=kernel, expansion=expansion, hidden=hidden, out=out, se=se, bypass=bypass)
+        if squeeze is not None and squeeze < 1:
+            raise SpecError(f"block {token!r}: squeeze width '_se{{n}}' must be positive (write '_se' for the "
+                            f"spec's SE rule, or leave '_se' out for no squeeze-excitation), got {squeeze}")
+        if depthwise is not None and depthwise < 1:
+            raise SpecError(f"block {token!r}: depthwise width '_d' must be positive (0 < d <= hidden; remove "
+                            f"the block body with '_h0'), got {depthwise}")
+        return Block('mbconv', kernel=kernel, expansion=expansion, hidden=hidden, out=out, se=se, bypass=bypass,
+                     depthwise=depthwise, squeeze=squeeze)
     groups = int(fields[1])
     if groups < 1:
         raise SpecError(f'block {token!r}: groups must be at least 1, got {groups}')
@@ -274,6 +306,11 @@ class LayerInfo:
         return self.shortcut != 'conv'
 
     @property
+    def padded_mbconv(self) -> bool:
+        """Whether the layer is an MBConv layer of a ``shortcut: pad`` (mbv3) spec."""
+        return self.padded and any(b.kind == 'mbconv' for b in self.candidates)
+
+    @property
     def projection(self) -> bool:
         """Whether the layer's residual blocks have a projection shortcut under ``'pad_proj'``: the first
         layer of a stage of stride 2."""
@@ -302,16 +339,25 @@ class LayerInfo:
             return width // 4
         return width
 
+    def depthwise(self, block: Block, block_type: str = 'mbconv') -> int:
+        """Channels the depthwise conv of an MBConv ``block`` computes (``_d``, else its hidden width; the
+        other hidden channels bypass it). 0 for a removed body or ``skip``."""
+        hidden = self.hidden(block, block_type)
+        if block.kind != 'mbconv' or block.depthwise is None or hidden == 0:
+            return hidden
+        return block.depthwise
+
     def conv_out(self, block: Block) -> int:
         """Width M of the block's conv path output: the layer's output width, except for a block with
         a channel-level bypass, whose output ``max(M, min(C, T))`` also holds bypassed input channels,
         and for a residual block under a zero-padding shortcut rule (``'pad'``, ``'pad_proj'``), whose
-        conv path is ``_c`` (else the stage's width) and whose output ``max(M, C)`` may be wider."""
+        conv path is ``_c`` (else the stage's width) and whose output ``max(M, C)`` may be wider (an
+        MBConv of a ``shortcut: pad`` spec: 0 for a removed body)."""
         if block.bypass is None:
             if block.is_skip:
                 return 0
-            if self.padded and block.kind == 'resblock':
-                return _conv_out(block, self.in_channels, self.stage_out)
+            if self.padded and block.kind in ('resblock', 'mbconv'):
+                return _conv_out(block, self.in_channels, self.stage_out, padded=True)
             return self.out_channels
         return _conv_out(block, self.in_channels, self.stage_out)
 
@@ -326,10 +372,13 @@ class LayerInfo:
         always keep it, so that an explicit width change pads the identity instead of dropping it.
         Depthwise-separable (MobileNetV1) layers have none. Under a zero-padding shortcut rule every
         layer has a parameter-free one (average-pooled where the stride is 2), except the projection
-        layers of ``'pad_proj'`` (:attr:`projection`).
+        layers of ``'pad_proj'`` (:attr:`projection`); MBConv layers (mbv3 ``'pad'``) have one
+        exactly where their stride is 1.
         """
         if any(b.kind == 'separable' or b.bypass is not None for b in self.candidates):
             return False
+        if self.padded_mbconv:
+            return self.stride == 1
         if self.padded:
             return not self.projection
         if self.stride != 1:
@@ -351,7 +400,7 @@ class ArchSpec:
     extra: Dict = field(default_factory=dict)
     se: Optional[Dict] = None  # squeeze-excitation rule (mbv3), see the module docstring
     classifier: Optional[Dict] = None  # {'hidden': n}: hidden layer of the family's classifier
-    shortcut: str = 'conv'  # shortcut rule of residual blocks (resnet), see the module docstring
+    shortcut: str = 'conv'  # shortcut rule of residual blocks (resnet, mbv3), see the module docstring
 
     # -- structure ------------------------------------------------------------------------------
     def layers(self) -> List[LayerInfo]:
@@ -362,7 +411,8 @@ class ArchSpec:
         for s, stage in enumerate(self.stages):
             for j, cands in enumerate(stage.layers):
                 proj = self.shortcut == 'pad_proj' and j == 0 and stage.stride != 1
-                outs = {_block_out(b, in_ch, stage.out_channels, self.shortcut, proj) for b in cands}
+                stride = stage.stride if j == 0 else 1
+                outs = {_block_out(b, in_ch, stage.out_channels, self.shortcut, proj, stride) for b in cands}
                 out_ch = outs.pop() if len(outs) == 1 else -1
                 infos.append(LayerInfo(index, s, j, in_ch, out_ch, stage.stride if j == 0 else 1,
                                        stage.dilation, tuple(cands), stage.act or self.act, stage.out_channels,
@@ -394,6 +444,8 @@ class ArchSpec:
         hidden = info.hidden(block, self.block_type)
         if hidden == 0:
             return 0
+        if block.squeeze is not None:
+            return block.squeeze
         return se_width(hidden if self.se['of'] == 'hidden' else info.in_channels, self.se)
 
     def searchable_layers(self) -> List[LayerInfo]:
@@ -477,24 +529,28 @@ class ArchSpec:
         return f'{self.name}: {self.describe()}'
 
 
-def _conv_out(block: Block, in_ch: int, stage_out: int) -> int:
-    """Width of the block's conv path output (0 when a bypassed block's body is removed)."""
+def _conv_out(block: Block, in_ch: int, stage_out: int, padded: bool = False) -> int:
+    """Width of the block's conv path output (0 when the body of a bypassed block, or of an MBConv
+    under a zero-padding shortcut rule, is removed)."""
     if block.is_skip:
         return 0
-    if block.kind == 'mbconv' and block.bypass is not None:
+    if block.kind == 'mbconv' and (block.bypass is not None or padded):
         hidden = block.hidden if block.hidden is not None else int(round(in_ch * block.expansion))
         if hidden == 0:
             return 0
     return block.out if block.out is not None else stage_out
 
 
-def _block_out(block: Block, in_ch: int, stage_out: int, shortcut: str = 'conv', projection: bool = False) -> int:
-    """Output width of a block; ``shortcut`` is the spec's rule and ``projection`` whether the layer
-    has a projection shortcut under ``'pad_proj'``."""
+def _block_out(block: Block, in_ch: int, stage_out: int, shortcut: str = 'conv', projection: bool = False,
+               stride: int = 1) -> int:
+    """Output width of a block; ``shortcut`` is the spec's rule, ``projection`` whether the layer
+    has a projection shortcut under ``'pad_proj'`` and ``stride`` the layer's stride."""
     if block.is_skip:
         return in_ch
     if block.bypass is not None:  # channel-level bypass: max(M, min(C, T))
         return max(_conv_out(block, in_ch, stage_out), min(in_ch, block.bypass))
+    if shortcut != 'conv' and block.kind == 'mbconv' and stride == 1:  # zero-padded residual: max(M, C)
+        return max(_conv_out(block, in_ch, stage_out, padded=True), in_ch)
     width = block.out if block.out is not None else stage_out
     if shortcut != 'conv' and block.kind == 'resblock' and not projection:
         return max(width, in_ch)  # zero-padded shortcut: the running max of the widths
@@ -554,7 +610,11 @@ def spec_from_dict(d: Dict) -> 'ArchSpec':
         raise SpecError(f"{where}: field 'shortcut' is only defined for {list(SHORTCUT_FAMILIES)} specs, not {family}")
     if shortcut is None:
         shortcut = SHORTCUTS[0]
-    if shortcut not in SHORTCUTS:
+    if shortcut not in FAMILY_SHORTCUTS.get(family, SHORTCUTS):
+        if family == 'mbv3':
+            raise SpecError(f"{where}: shortcut {shortcut!r} not allowed for a mbv3 spec; allowed: "
+                            f"{list(FAMILY_SHORTCUTS['mbv3'])} (MobileNetV3's residuals; NetAdaptV2's zero-padded "
+                            'residual on every stride-1 layer)')
         raise SpecError(f"{where}: shortcut {shortcut!r} not allowed; allowed: {list(SHORTCUTS)} (projection "
                         "convs; parameter-free zero-padded shortcuts; zero-padded with projections at the "
                         "stride-2 stage starts)")
@@ -685,7 +745,7 @@ def validate(spec: ArchSpec) -> None:
         lw = _where(spec.name, info.stage, info.layer)
         if info.out_channels < 0:
             outs = {b.token: _block_out(b, info.in_channels, spec.stages[info.stage].out_channels, spec.shortcut,
-                                        info.projection)
+                                        info.projection, info.stride)
                     for b in info.candidates}
             raise SpecError(f'{lw}: candidates produce different output widths {outs}; all candidates of '
                             'a layer must have the same output width')
@@ -697,12 +757,16 @@ def validate(spec: ArchSpec) -> None:
                                     "without 'skip'")
                 continue
             hidden = info.hidden(b, spec.block_type)
+            if b.depthwise is not None and b.depthwise > hidden:
+                raise SpecError(f"{lw}: {b.token!r}: depthwise width '_d{b.depthwise}' is wider than the block's "
+                                f'hidden width {hidden}; allowed: 0 < d <= hidden (the depthwise conv computes the '
+                                'first d hidden channels, the others bypass it)')
             if hidden == 0 and b.hidden is None:
                 raise SpecError(f'{lw}: {b.token!r}: expansion {b.expansion} of {info.in_channels} input channels '
                                 'rounds to a hidden width of 0; write the bypassed layer explicitly as '
                                 f"'{b.token.split('_')[0]}_h0', or use a larger expansion")
             if b.bypass is not None:
-                if b.kind == 'mbconv' and not info.first:
+                if b.kind == 'mbconv' and (not info.first or (info.padded and info.stride == 1)):
                     raise SpecError(f"{lw}: {b.token!r}: '_b' (channel-level bypass) is for layers without a residual "
                                     "shortcut; here the shortcut is the bypass (remove the block's body with '_h0')")
                 if b.kind == 'mbconv' and hidden > 0 and info.conv_out(b) == 0:

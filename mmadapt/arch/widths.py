@@ -117,6 +117,8 @@ def width_vars(spec: Union[str, dict, ArchSpec], num_stages: Optional[int] = Non
                 continue
             if block.bypass is not None:
                 raise SpecError(f'{where}: {block.token!r}: width search does not handle channel-level bypasses')
+            if block.kind == 'mbconv' and block.depthwise is not None:
+                raise SpecError(f"{where}: {block.token!r}: width search does not handle depthwise widths '_d'")
             if block.kind == 'resblock' and block.groups != 1:
                 raise SpecError(f'{where}: {block.token!r}: width search needs groups 1 (a grouped conv\'s MAdds '
                                 'are not bilinear in its widths)')

@@ -221,7 +221,12 @@ def _skip_units(block, info, spec, in_hw, batch):
 
 @register_block_units('mbconv')
 def _mbconv_units(block: Block, info: LayerInfo, spec: ArchSpec, in_hw: Tuple[int, int], batch: int):
-    """MBConv (``ops.MBConv``): [1x1 expand] -> k x k depthwise (stride, dilation) -> [SE] -> 1x1 linear."""
+    """MBConv (``ops.MBConv``): [1x1 expand] -> k x k depthwise (stride, dilation) -> [SE] -> 1x1 linear.
+
+    A depthwise width ``_d`` below the hidden width is a depthwise conv of ``_d`` channels and a
+    ``'pad'`` unit (the bypassed hidden channels joining it); under ``shortcut: pad`` a projection
+    narrower than the output is zero-padded (``'pad'``) before the residual add.
+    """
     cin, cout, k, s, d, out_hw = _geometry(block, info, in_hw)
     hidden = info.hidden(block, spec.block_type)
     act = info.act
@@ -232,13 +237,19 @@ def _mbconv_units(block: Block, info: LayerInfo, spec: ArchSpec, in_hw: Tuple[in
     units = []
     if block.hidden is not None or block.expansion != 1:
         units.append(conv_unit(cin, hidden, 1, in_hw, act, batch))
-    units.append(conv_unit(hidden, hidden, k, in_hw, act, batch, stride=s, dilation=d, groups=hidden))
+    dw = info.depthwise(block, spec.block_type)
+    units.append(conv_unit(dw, dw, k, in_hw, act, batch, stride=s, dilation=d, groups=dw))
+    if dw != hidden:  # '_d': the hidden channels dw.. bypass the depthwise conv and join its output
+        units.append(Unit('pad', dw, hidden, in_h=out_hw[0], in_w=out_hw[1], batch=batch))
     se = spec.se_channels(info, block)
     if se:
         units.append(Unit(f"se_{spec.se['gate']}", hidden, se, in_h=out_hw[0], in_w=out_hw[1],
                           act=spec.se['act'], batch=batch))
-    units.append(conv_unit(hidden, info.conv_out(block), 1, out_hw, 'none', batch))
+    m = info.conv_out(block)
+    units.append(conv_unit(hidden, m, 1, out_hw, 'none', batch))
     if info.has_shortcut():
+        if m != cout:  # a projection narrower than the output ('shortcut: pad') is zero-padded first
+            units.append(Unit('pad', m, cout, in_h=out_hw[0], in_w=out_hw[1], batch=batch))
         units += _shortcut_units(cin, cout, out_hw, batch, add=True)
     if block.bypass is not None and cout != info.conv_out(block):  # the bypassed channels join
         units.append(Unit('pad', info.conv_out(block), cout, in_h=out_hw[0], in_w=out_hw[1], batch=batch))

@@ -57,7 +57,7 @@ def block_cost(block: Block, info: LayerInfo, spec: ArchSpec, in_hw: Tuple[int, 
     if block.is_skip:
         return 0, 0, in_hw
     cin, k = info.in_channels, block.kernel
-    cout = info.conv_out(block)  # the conv path's width (a channel-level bypass costs nothing)
+    cout = info.conv_out(block)  # the conv path's width (a channel-level bypass, a zero-padded add cost nothing)
     hidden = info.hidden(block, spec.block_type)
     madds = params = 0
     if block.kind == 'separable' and cout == 0:
@@ -71,8 +71,9 @@ def block_cost(block: Block, info: LayerInfo, spec: ArchSpec, in_hw: Tuple[int, 
         if block.hidden is not None or block.expansion != 1:
             madds += conv_madds(cin, hidden, 1, in_hw)
             params += conv_bn_params(cin, hidden, 1)
-        madds += conv_madds(hidden, hidden, k, out_hw, groups=hidden)
-        params += conv_bn_params(hidden, hidden, k, groups=hidden)
+        dw = info.depthwise(block, spec.block_type)  # '_d': the other hidden channels bypass it, for free
+        madds += conv_madds(dw, dw, k, out_hw, groups=dw)
+        params += conv_bn_params(dw, dw, k, groups=dw)
         se = spec.se_channels(info, block)
         if se:
             m, p = se_cost(hidden, se)

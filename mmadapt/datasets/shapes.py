@@ -2,7 +2,7 @@
 
 Images show shapes of several classes (circle, square, triangle, star) with random colour, scale,
 rotation and position on textured backgrounds, partly occluding each other and partly hidden by
-distractor bars. Four tasks are written in the formats the stock OpenMMLab datasets read unchanged:
+distractor bars. Five tasks are written in the formats the stock OpenMMLab datasets read unchanged:
 
 ===========  ==========================================================  ==========================
 task         files                                                       read by
@@ -14,7 +14,21 @@ task         files                                                       read by
 ``pose``     ``images/{train,val}/*.png``, ``annotations/{train,val}.json``  mmpose ``CocoDataset``
              (COCO keypoints of stick figures, 7 keypoints)
 ``cls``      ``{train,val}/<class>/*.png`` and ``meta/{train,val}.txt``      mmpretrain ``CustomDataset``
+``depth``    ``images/{train,test}/*.jpg``, ``annotations/{train,test}/*.png``  mmseg ``NYUDataset``
+             (NYU Depth V2's layout: the val images go to ``test``; depth
+             maps are uint16 PNGs in millimetres, ``DEPTH_SCALE``; scene
+             geometry in ``meta/{train,test}.json``)
 ===========  ==========================================================  ==========================
+
+Depth scenes (``depth``): a pinhole camera (focal length = image side) looks at a tilted plane (a
+floor or wall whose near edge, at 3.5-5 m, lies within 60 degrees of the image bottom; far edge at
+6.5-9.5 m) textured with a checkerboard that shrinks with distance, and at 1-4 flat shapes facing the
+camera at 1-4.5 m, each drawn at a radius of ``size * R / Z`` px for its real radius R (0.25-0.35 m)
+and depth Z, and at least 0.25 m nearer than the plane under it. Nearer shapes are painted over
+farther ones, and every pixel is shaded by ``exp(-0.1 Z)`` (darker with distance), so depth can be
+read from size, texture scale and shading. ``meta/{split}.json`` lists each image's plane
+(``near``, ``far``, ``angle``; :func:`plane_depth` gives its depth map) and objects (class, depth,
+radii, centre, visible pixels).
 
 Every image is drawn from its own random generator seeded by ``(seed, split, index)``, so a data set
 is a pure function of the arguments: the same call writes byte-identical files, and asking for more
@@ -50,7 +64,7 @@ POSE_KEYPOINTS: Tuple[str, ...] = ('head', 'neck', 'hip', 'left_hand', 'right_ha
                                    'right_foot')
 # limbs of the stick figure, as keypoint index pairs (also the skeleton for visualisation)
 POSE_SKELETON: Tuple[Tuple[int, int], ...] = ((0, 1), (1, 2), (1, 3), (1, 4), (2, 5), (2, 6))
-TASKS: Tuple[str, ...] = ('det', 'seg', 'pose', 'cls')
+TASKS: Tuple[str, ...] = ('det', 'seg', 'pose', 'cls', 'depth')
 SPLITS: Tuple[str, ...] = ('train', 'val')
 # values of ``difficulty`` (classification only); None is the default scene of every version
 DIFFICULTIES: Tuple[str, ...] = ('mixed', )
@@ -70,6 +84,19 @@ _HARD_MIN_VISIBLE = 0.6  # share of the shape the bar across it leaves visible
 # (tuned at 32 px: with a per-channel contrast of 25-45 even a wide CNN stays at chance on hard
 # images; with 50-80 a width-32 six-layer CNN reaches ~0.7 on them, a width-4 one stays near 0.25,
 # and both get every easy image right)
+
+# the depth task (``depth``): units and folders of mmseg's NYUDataset, and the scene's geometry
+DEPTH_SCALE = 1000  # depth PNG values per metre (uint16 millimetres, as NYU Depth V2 in mmseg)
+DEPTH_SPLIT_DIRS: Dict[str, str] = {'train': 'train', 'val': 'test'}  # NYU's folder names
+_DEPTH_PLANE_NEAR = (3.5, 5.0)  # m, the near edge of the background plane
+_DEPTH_PLANE_FAR = (6.5, 9.5)  # m, its far edge
+_DEPTH_TILT = math.pi / 3  # the near edge is within this angle of the image bottom
+_DEPTH_CHECKER = (0.45, 0.6)  # m, the side of the plane's checker cells
+_DEPTH_OBJECT_RANGE = (1.0, 4.5)  # m, depths of the shapes
+_DEPTH_OBJECT_RADIUS = (0.25, 0.35)  # m, their real radius (drawn at size * R / Z px)
+_DEPTH_MIN_RADIUS_PX = 4.0  # px: the smallest drawn radius
+_DEPTH_MARGIN = 0.25  # m: a shape is at least this much nearer than the plane under it
+_DEPTH_FALLOFF = 0.1  # per metre: brightness factor exp(-0.1 depth)
 
 
 class ShapesArgumentError(ValueError):
@@ -417,6 +444,111 @@ def _pose_scene(rng: np.random.Generator, size: int, num_figures: int):
 
 
 # --------------------------------------------------------------------------------------------
+# depth scenes
+# --------------------------------------------------------------------------------------------
+def plane_depth(size: int, near: float, far: float, angle: float, supersample: int = 1) -> np.ndarray:
+    """Depth in metres of the background plane of a depth scene at every pixel centre.
+
+    The camera is a pinhole with a focal length of ``size`` px and the principal point at the image
+    centre. The plane's inverse depth is affine in the image coordinates (as that of any plane
+    seen through a pinhole camera): ``near`` at the image's edge in direction ``angle`` (radians,
+    image axes: 0 points right, pi/2 down), ``far`` at the opposite edge.
+
+    Args:
+        size: image side in pixels.
+        near, far: depth (m) at the two edges.
+        angle: direction of the near edge.
+        supersample: evaluate on a grid ``supersample`` times finer (the sub-pixel centres).
+
+    Returns:
+        float64 array (size * supersample, size * supersample).
+    """
+    n = size * supersample
+    p = (np.arange(n, dtype=np.float64) + 0.5) / n - 0.5  # normalised image coordinates (x / f)
+    yy, xx = np.meshgrid(p, p, indexing='ij')
+    cos, sin = math.cos(angle), math.sin(angle)
+    t = (xx * cos + yy * sin) / (0.5 * (abs(cos) + abs(sin)))  # -1 at the far edge, 1 at the near one
+    return 1.0 / (0.5 * (1 + t) / near + 0.5 * (1 - t) / far)
+
+
+def depth_shading(depth: np.ndarray) -> np.ndarray:
+    """Brightness factor of a surface at ``depth`` metres (darker with distance): exp(-0.1 depth)."""
+    return np.exp(-_DEPTH_FALLOFF * depth)
+
+
+def _plane_albedo(rng: np.random.Generator, size: int, near: float, far: float,
+                  angle: float) -> np.ndarray:
+    """The background plane's colours: a checkerboard of cubes of ``_DEPTH_CHECKER`` m cut by the plane,
+    seen in perspective (cells shrink with distance), 2x2 supersampled. float64 (size, size, 3)."""
+    cell = rng.uniform(*_DEPTH_CHECKER)
+    c0 = rng.uniform(110, 250, 3)
+    c1 = c0 * rng.uniform(0.45, 0.7)
+    z = plane_depth(size, near, far, angle, supersample=2)
+    p = (np.arange(2 * size, dtype=np.float64) + 0.5) / (2 * size) - 0.5
+    yy, xx = np.meshgrid(p, p, indexing='ij')
+    parity = (np.floor(xx * z / cell) + np.floor(yy * z / cell) + np.floor(z / cell)) % 2
+    frac = parity.reshape(size, 2, size, 2).mean((1, 3))
+    return c1[None, None] + (c0 - c1)[None, None] * frac[..., None]
+
+
+def _depth_scene(rng: np.random.Generator, size: int, num_objects: int):
+    """A depth scene: shapes at known depths in front of a tilted textured plane.
+
+    The plane's near edge (3.5-5 m) lies within 60 degrees of the image bottom (a floor or a wall
+    seen from a camera pitched down), its far edge at 6.5-9.5 m. Each shape is a flat object facing
+    the camera with a radius of 0.25-0.35 m at 1-4.5 m, drawn with a radius of ``size * R / Z`` px
+    (at least 4 px: far objects are brought nearer on small images), at least ``_DEPTH_MARGIN``
+    nearer than the plane under it; shapes are painted from the farthest to the nearest, each
+    keeping ``MIN_VISIBLE`` of its pixels. Every pixel's colour is its albedo times
+    :func:`depth_shading` of its depth, plus a little noise.
+
+    Returns:
+        (image uint8 (size, size, 3), depth float64 (size, size) in metres, plane dict, object list)
+    """
+    near = rng.uniform(*_DEPTH_PLANE_NEAR)
+    far = rng.uniform(*_DEPTH_PLANE_FAR)
+    angle = math.pi / 2 + rng.uniform(-_DEPTH_TILT, _DEPTH_TILT)
+    background = plane_depth(size, near, far, angle)
+    depth = background.copy()
+    albedo = _plane_albedo(rng, size, near, far, angle)
+    plane = dict(near=float(near), far=float(far), angle=float(angle))
+    # sizes first, then depths: the smallest shape must stay legible (radius >= 4 px)
+    wanted = []
+    for _ in range(num_objects):
+        radius = rng.uniform(*_DEPTH_OBJECT_RADIUS)
+        z_max = min(_DEPTH_OBJECT_RANGE[1], radius * size / _DEPTH_MIN_RADIUS_PX)
+        wanted.append((float(rng.uniform(_DEPTH_OBJECT_RANGE[0], z_max)), radius,
+                       int(rng.integers(len(SHAPE_CLASSES)))))
+    wanted.sort(key=lambda w: -w[0])  # the farthest first: nearer shapes are painted over it
+    layers = _Layers(size)
+    objects = []
+    for z, radius, cls_idx in wanted:
+        r = size * radius / z
+        for _ in range(30):
+            cx, cy = rng.uniform(0.5 * r, size - 0.5 * r, 2)
+            mask = _shape_mask(size, SHAPE_CLASSES[cls_idx], cx, cy, r, rng.uniform(0, 2 * math.pi),
+                               rng.uniform(0.75, 1.33))
+            if mask.sum() < 12 or background[mask].min() < z + _DEPTH_MARGIN:
+                continue
+            if layers.try_add(mask, True):
+                ref = albedo[mask].mean(0)
+                colour = rng.uniform(60, 255, 3)
+                for _ in range(20):
+                    if np.abs(colour - ref).sum() > 120:
+                        break
+                    colour = rng.uniform(60, 255, 3)
+                albedo[mask] = colour[None] + rng.normal(0, 6, (int(mask.sum()), 3))
+                depth[mask] = z
+                objects.append(dict(cls=SHAPE_CLASSES[cls_idx], depth=z, radius_m=float(radius),
+                                    radius_px=float(r), centre=[float(cx), float(cy)]))
+                break
+    img = albedo * depth_shading(depth)[..., None] + rng.normal(0, 3, albedo.shape)
+    for k, obj in enumerate(objects):
+        obj['visible_pixels'] = int(layers.visible(k).sum())
+    return np.clip(img, 0, 255).astype(np.uint8), depth, plane, objects
+
+
+# --------------------------------------------------------------------------------------------
 # writers
 # --------------------------------------------------------------------------------------------
 def _rng(seed: int, split: str, index: int) -> np.random.Generator:
@@ -514,6 +646,25 @@ def _write_cls(out: str, split: str, num: int, size: int, seed: int,
             f.write('\n'.join(levels) + ('\n' if levels else ''))
 
 
+def _write_depth(out: str, split: str, num: int, size: int, seed: int) -> None:
+    folder = DEPTH_SPLIT_DIRS[split]
+    os.makedirs(osp.join(out, 'images', folder), exist_ok=True)
+    os.makedirs(osp.join(out, 'annotations', folder), exist_ok=True)
+    records = []
+    for i in range(num):
+        rng = _rng(seed, split, i)
+        img, depth, plane, objects = _depth_scene(rng, size, int(rng.integers(1, 5)))
+        name = f'{i:06d}'
+        # JPEG as NYU's images (mmseg's NYUDataset default suffix); 4:4:4 keeps the colours sharp
+        Image.fromarray(img).save(osp.join(out, 'images', folder, f'{name}.jpg'), format='JPEG', quality=95,
+                                  subsampling=0)
+        millimetres = np.round(depth * DEPTH_SCALE).astype(np.uint16)  # 16-bit PNG, as NYU's depth maps
+        _save_png(millimetres, osp.join(out, 'annotations', folder, f'{name}.png'))
+        records.append(dict(file_name=f'{name}.jpg', plane=plane, objects=objects))
+    _dump_json(dict(split=folder, depth_scale=DEPTH_SCALE, images=records),
+               osp.join(out, 'meta', f'{folder}.json'))
+
+
 def read_difficulty(data_root: str, split: str) -> List[str]:
     """The difficulty of every image of a ``difficulty='mixed'`` classification set.
 
@@ -551,7 +702,7 @@ def read_difficulty(data_root: str, split: str) -> List[str]:
     return [row[1] for row in rows]
 
 
-_WRITERS = dict(det=_write_det, seg=_write_seg, pose=_write_pose, cls=_write_cls)
+_WRITERS = dict(det=_write_det, seg=_write_seg, pose=_write_pose, cls=_write_cls, depth=_write_depth)
 
 
 def _dump_json(obj: Dict, path: str) -> None:
@@ -624,7 +775,7 @@ def make_shapes(task: str, out: str, num_train: int = 200, num_val: int = 50, si
     files get the usual permissions (0777 / 0666 less the umask), not owner-only ones.
 
     Args:
-        task: one of ``'det'``, ``'seg'``, ``'pose'``, ``'cls'``.
+        task: one of ``'det'``, ``'seg'``, ``'pose'``, ``'cls'``, ``'depth'``.
         out: output folder; must not exist yet unless ``overwrite`` is set. An empty path, the
             current folder or a parent of it, the home folder and ``/`` are refused.
         num_train: number of training images (>= 0).
@@ -663,6 +814,8 @@ def make_shapes(task: str, out: str, num_train: int = 200, num_val: int = 50, si
                     generator_version=GENERATOR_VERSION)
         if task == 'pose':
             meta['keypoints'] = list(POSE_KEYPOINTS)
+        if task == 'depth':
+            meta.update(depth_scale=DEPTH_SCALE, depth_unit='mm', split_dirs=dict(DEPTH_SPLIT_DIRS))
         if difficulty is not None:
             meta['difficulty'] = difficulty
         _dump_json(meta, osp.join(tmp, 'meta.json'))

@@ -14,7 +14,8 @@ A bypassed body (``_h0``) and ``skip`` have none. Each conv writes one of the bl
 reads one (:meth:`BlockDesc.widths`): ``'in'`` (the layer's input), ``'out'`` (its conv path's
 output, :meth:`~mmadapt.arch.LayerInfo.conv_out`: the layer's output width, except beside a
 channel-level bypass or a zero-padded shortcut, where the output may be wider),
-``'hidden'`` (the block's inner width) or ``'se'`` (the squeeze width). Every conv is an mmcv
+``'hidden'`` (the block's inner width), ``'dw'`` (the leading hidden channels an MBConv's depthwise conv
+computes, ``_d``; the hidden width without it) or ``'se'`` (the squeeze width). Every conv is an mmcv
 ``ConvModule`` (``{name}.conv.weight`` without bias, then a BN ``{name}.bn.*``), except the
 squeeze-excitation's two, plain ``nn.Conv2d`` with bias and no norm (``bare``). The stem
 (``stem.*``) and the head conv (``head.*``) are ``ConvModule`` too.
@@ -26,7 +27,7 @@ import torch
 
 from mmadapt.arch import ArchSpec, Block, LayerInfo, load_spec
 
-WIDTHS = ('in', 'out', 'hidden', 'se')
+WIDTHS = ('in', 'out', 'hidden', 'dw', 'se')
 
 
 class BlockConv(NamedTuple):
@@ -57,6 +58,11 @@ class BlockDesc:
         return self.info.hidden(self.block, self.spec.block_type)
 
     @property
+    def depthwise(self) -> int:
+        """Channels the depthwise conv of an MBConv computes (``_d``, else the hidden width)."""
+        return self.info.depthwise(self.block, self.spec.block_type)
+
+    @property
     def has_expand(self) -> bool:
         return self.block.hidden is not None or self.block.expansion != 1
 
@@ -69,7 +75,7 @@ class BlockDesc:
         """Channel count of each width name of :data:`WIDTHS`."""
         # 'out' is what the convs write: with a channel-level bypass, the conv path's width M
         return {'in': self.info.in_channels, 'out': self.info.conv_out(self.block), 'hidden': self.hidden,
-                'se': self.se}
+                'dw': self.depthwise, 'se': self.se}
 
 
 def block_convs(desc: BlockDesc) -> Dict[str, BlockConv]:
@@ -81,7 +87,7 @@ def block_convs(desc: BlockDesc) -> Dict[str, BlockConv]:
     elif b.kind == 'mbconv':
         if desc.has_expand:
             convs['expand_conv'] = BlockConv('hidden', 'in', 1, 1)
-        convs['depthwise_conv'] = BlockConv('hidden', 'hidden', hidden, b.kernel)
+        convs['depthwise_conv'] = BlockConv('dw', 'dw', desc.depthwise, b.kernel)
         if desc.se:
             convs['se.conv_reduce'] = BlockConv('se', 'hidden', 1, 1, bare=True)
             convs['se.conv_expand'] = BlockConv('hidden', 'se', 1, 1, bare=True)

@@ -317,8 +317,14 @@ class _Remapper:
         needed = {name for u in dst_convs.values() for name in (u.out, u.inp)}
         maps = {'in': leading_map(src.info.in_channels, dst.info.in_channels),
                 'out': leading_map(src.widths()['out'], dst.widths()['out'])}
-        if 'hidden' in needed:
+        if 'hidden' in needed or 'dw' in needed:
             maps['hidden'] = self._hidden_map(src_prefix, src, dst)
+        if 'dw' in needed:
+            # a depthwise filter acts on its own hidden channel: the depthwise channels follow the hidden
+            # map; a hidden channel that bypasses the source's depthwise conv has no filter to take
+            index = maps['hidden'].index[:dst.depthwise].clone()
+            index[index >= src.depthwise] = -1
+            maps['dw'] = ChannelMap(index)
         if 'se' in needed:
             maps['se'] = self._se_map(src_prefix, src, dst)
         for unit, u in dst_convs.items():
@@ -342,6 +348,12 @@ class _Remapper:
         if n_dst < n_src and rule in ('bn', 'std', 'l1'):
             first = 'expand_conv' if (src.block.kind == 'mbconv' and src.has_expand) else \
                 ('depthwise_conv' if src.block.kind == 'mbconv' else 'conv1')
+            if first == 'depthwise_conv' and src.depthwise != n_src:
+                # its depthwise conv ranks only the channels it computes ('_d'): keep the leading ones
+                note = (f'{src_prefix[:-1]}: the depthwise conv computes {src.depthwise} of {n_src} hidden '
+                        'channels; its hidden width keeps the leading channels (Eq. 2)')
+                self.report.notes.append(note)
+                return leading_map(n_src, n_dst)
             conv, norm = _split_unit(self.src, src_prefix + first)
             bn = next(iter(norm.values()), {}).get('weight')
             reference = reference_vector(rule, conv.get('weight'), bn)

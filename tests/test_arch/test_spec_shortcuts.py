@@ -106,8 +106,10 @@ def test_any_number_of_stages():
 @pytest.mark.parametrize('name,changes,expected', [
     ('resnet20_cifar', {'shortcut': 'foo'}, ["shortcut 'foo' not allowed", "['conv', 'pad', 'pad_proj']"]),
     ('resnet18', {'shortcut': 'identity'}, ["shortcut 'identity' not allowed", "['conv', 'pad', 'pad_proj']"]),
-    ('mobilenet_v2', {'shortcut': 'pad'}, ["field 'shortcut' is only defined for ['resnet'] specs, not mbv2"]),
-    ('mobilenet_v3_large', {'shortcut': 'conv'}, ["field 'shortcut' is only defined for ['resnet'] specs, not mbv3"]),
+    ('mobilenet_v2', {'shortcut': 'pad'}, ["field 'shortcut' is only defined for ['resnet', 'mbv3'] specs, not mbv2"]),
+    # mbv3 specs allow 'conv' and NetAdaptV2's 'pad' (tests/test_arch/test_netadaptv2_specs.py)
+    ('mobilenet_v3_large', {'shortcut': 'pad_proj'}, ["shortcut 'pad_proj' not allowed for a mbv3 spec",
+                                                      "['conv', 'pad']"]),
     # a bypassed body needs stride 1, also where the pooled shortcut exists
     ('resnet20_cifar', {'stages.1.blocks.0': 'k3g1_h0'}, ['stage 1 layer 0', 'hidden width 0', 'needs stride 1']),
     ('resnet18_padded', {'stages.2.blocks.0': 'k3g1_h0'}, ['stage 2 layer 0', 'hidden width 0', 'needs stride 1']),

@@ -116,9 +116,12 @@ def _record_model(model, hw, batch=2):
         if isinstance(m, ResBlock) and m.pool is not None:  # the pooled identity of a 'pad' spec
             rest.append(Unit('avgpool', x.shape[1], x.shape[1], 2, 2, in_h=x.shape[2], in_w=x.shape[3],
                              batch=x.shape[0]))
+        body = m.linear_conv is not None if isinstance(m, MBConv) else m.conv1 is not None
+        if body and isinstance(m, MBConv) and m.conv_out != out.shape[1]:  # zero-padded projection / bypass
+            rest.append(Unit('pad', m.conv_out, out.shape[1], in_h=out.shape[2], in_w=out.shape[3],
+                             batch=x.shape[0]))
         if identity and x.shape[1] != out.shape[1]:
             rest.append(Unit('pad', x.shape[1], out.shape[1], in_h=out.shape[2], in_w=out.shape[3], batch=x.shape[0]))
-        body = m.linear_conv is not None if isinstance(m, MBConv) else m.conv1 is not None
         if body and isinstance(m, ResBlock) and m.conv_out != out.shape[1]:  # zero-padded conv path
             rest.append(Unit('pad', m.conv_out, out.shape[1], in_h=out.shape[2], in_w=out.shape[3],
                              batch=x.shape[0]))
@@ -131,6 +134,15 @@ def _record_model(model, hw, batch=2):
         rest.append(Unit(f'se_{GATE[type(m.gate).__name__]}', m.channels, m.squeeze_channels, in_h=x.shape[2],
                          in_w=x.shape[3], act=ACT[type(m.act).__name__], batch=x.shape[0]))
 
+    def depthwise_hook(m, inp, out):  # '_d': the bypassed hidden channels join the depthwise conv's output
+        block = owner[m]
+        rest.append(Unit('pad', block.depthwise, block.hidden, in_h=out.shape[2], in_w=out.shape[3],
+                         batch=out.shape[0]))
+
+    owner = {m.depthwise_conv: m for m in model.modules()
+             if isinstance(m, MBConv) and m.depthwise_conv is not None and m.depthwise != m.hidden}
+    for m in owner:
+        handles.append(m.register_forward_hook(depthwise_hook))
     for m in model.modules():
         if isinstance(m, SqueezeExcitation):
             handles.append(m.register_forward_hook(se_hook))

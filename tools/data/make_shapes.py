@@ -1,9 +1,14 @@
 #!/usr/bin/env python
-"""Write a built-in "shapes" data set (det, seg, pose or cls) in the standard OpenMMLab formats.
+"""Write a built-in "shapes" data set (det, seg, pose, cls or depth) in the standard OpenMMLab formats.
 
 Example:
     python tools/data/make_shapes.py --task det --out data/shapes_det \
         --num-train 400 --num-val 100 --size 128 --seed 0
+
+Depth estimation in NYU Depth V2's layout (mmseg's NYUDataset: images/{train,test}/*.jpg,
+annotations/{train,test}/*.png in millimetres; the val images go to test):
+    python tools/data/make_shapes.py --task depth --out data/shapes_depth \
+        --num-train 800 --num-val 100 --size 64 --seed 0
 
 Classification with controlled difficulty (half easy, half hard images; which is which in
 meta/difficulty_{train,val}.txt):

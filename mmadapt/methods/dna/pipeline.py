@@ -33,16 +33,16 @@ from mmengine.logging import print_log
 from mmadapt.arch import ArchSpec, dump_spec, load_spec, spec_from_dict
 from mmadapt.arch.widths import get_widths, set_widths, width_vars
 from mmadapt.cost.rescale import BudgetError, rescale_widths
+from mmadapt.engine.derived_train import checkpoint_state, elastic_backbone_config, export_supernet, train_config, with_epochs, write_init
 from mmadapt.engine.pipeline import (PipelineFileError, clear_done, count_network, fit_input_widths, mark_done,
                                      open_pipeline_config,
                                      read_done, read_run_metrics, resolve_stored_path, run_stage, stage_dir,
                                      stored_path)
-from mmadapt.utils.fileio import atomic_write, atomic_write_text
+from mmadapt.utils.fileio import atomic_write_text
 
 from .settings import DNAConfigError, dna_settings
 from .space import DNASpace, UnitGroups, bank_spec, max_blocks_of, unit_groups, width_options
 
-ELASTIC = {'mbv2': 'mmadapt.ElasticMobileNetV2', 'resnet': 'mmadapt.ElasticResNet', 'mbv1': 'mmadapt.ElasticMobileNetV1'}
 
 
 class DNAFileError(PipelineFileError):
@@ -74,28 +74,13 @@ def search_setup(cfg: Config, dna: dict) -> dict:
                 seed_cost=seed_cost, budget=budget)
 
 
-def train_config(cfg: Config, spec, load_from: Optional[str] = None) -> Config:
-    """The config that trains the derived network of ``spec`` with the config's own recipe."""
-    tcfg = copy.deepcopy(cfg)
-    tcfg.pop('dna', None)
-    tcfg.model.backbone.spec = spec.to_dict()
-    tcfg.model.backbone.pop('init_cfg', None)  # from scratch, or from load_from
-    fit_input_widths(tcfg.model, spec)
-    tcfg.load_from = load_from
-    return tcfg
-
-
 def search_config(cfg: Config, dna: dict, seed, bank, load_from: Optional[str]) -> Config:
     """The search run's config: the elastic network of the bank spec and ``mmadapt.DNALoop``."""
     s = dna['search']
     scfg = copy.deepcopy(cfg)
     scfg.pop('dna', None)
     derived = scfg.model.backbone
-    backbone = dict(type=ELASTIC[seed.family], spec=bank.to_dict(), pad_outputs=True)
-    for key in ('out_indices', 'norm_cfg', 'act_cfg', 'frozen_stages', 'norm_eval'):
-        if key in derived:
-            backbone[key] = derived[key]
-    scfg.model.backbone = ConfigDict(backbone)
+    scfg.model.backbone = ConfigDict(elastic_backbone_config(derived, bank))
     fit_input_widths(scfg.model, bank)
     loop = dict(type='mmadapt.DNALoop', seed_spec=seed.to_dict(), input_size=dna['cost']['input_size'],
                 num_classes=dna['cost']['num_classes'], out_indices=derived.get('out_indices'),
@@ -115,14 +100,6 @@ def search_config(cfg: Config, dna: dict, seed, bank, load_from: Optional[str]) 
     scfg.find_unused_parameters = True  # sub-networks leave layers of the bank unused (DDP wrapper: launch)
     scfg.load_from = load_from
     return scfg
-
-
-def _fit_tensor(src: torch.Tensor, shape) -> torch.Tensor:
-    """``src`` cut or zero-padded to ``shape`` (leading slices)."""
-    out = torch.zeros(shape, dtype=src.dtype)
-    sl = tuple(slice(0, min(a, b)) for a, b in zip(src.shape, shape))
-    out[sl] = src[sl]
-    return out
 
 
 def drop_removed_layers(spec) -> Tuple[ArchSpec, Dict[Tuple[int, int], Tuple[int, int]]]:
@@ -166,38 +143,11 @@ def _seed_backbone(seed, checkpoint: str, dst, out_indices):
     return remap_state_dict(compact, renamed, dst, target, 'fna')
 
 
-def _write_init(cfg: Config, backbone_state: Dict[str, torch.Tensor], source: Dict[str, torch.Tensor], out_path: str,
-                meta: dict) -> List[str]:
-    """A checkpoint for the model of ``cfg``: ``backbone_state`` for its backbone; its other layers
-    (neck, head) from ``source`` cut or zero-padded to their shapes (leading channels: a head that
-    reads fewer channels reads the leading ones, one that reads more reads zeros from the new ones).
-    Returns the keys taken from ``source``."""
-    from mmadapt.cost.config_cost import build_model_from_config
-    template = build_model_from_config(cfg).state_dict()
-    out = {f'backbone.{k}': v for k, v in backbone_state.items()}
-    copied = []
-    for key, value in template.items():
-        if key.startswith('backbone.'):
-            continue
-        src = source.get(key)
-        if torch.is_tensor(src) and src.dim() == value.dim():
-            out[key] = _fit_tensor(src, value.shape)
-            copied.append(key)
-    atomic_write(out_path, lambda tmp: torch.save(dict(state_dict=out, meta=dict(meta, copied=copied)), tmp))
-    return copied
-
-
-def _checkpoint_state(path: str, what: str) -> Dict[str, torch.Tensor]:
-    from mmadapt.models.checkpoint import unwrap_checkpoint
-    from mmadapt.utils.checkpoint import load_checkpoint_file
-    return unwrap_checkpoint(load_checkpoint_file(path, what))
-
-
 def seed_into_bank(cfg: Config, seed, bank, checkpoint: str, out_path: str, out_indices) -> None:
     """The seed's weights remapped into the search network of ``cfg`` (new channels and blocks: fresh
     initialisation); a seed checkpoint of the whole task model also gives its neck and head."""
     state, report = _seed_backbone(seed, checkpoint, bank, out_indices)
-    copied = _write_init(cfg, state, _checkpoint_state(checkpoint, 'seed checkpoint'), out_path,
+    copied = write_init(cfg, state, checkpoint_state(checkpoint, 'seed checkpoint'), out_path,
                          dict(dna_seed=load_spec(seed).to_dict()))
     print_log(f'DNA: seed {checkpoint} remapped into the search network ({len(copied)} keys of the neck / head '
               f'copied):\n{report.summary()}', logger='current')
@@ -206,36 +156,8 @@ def seed_into_bank(cfg: Config, seed, bank, checkpoint: str, out_path: str, out_
 def seed_init(seed, checkpoint: str, spec, train_cfg: Config, out_path: str, out_indices) -> None:
     """Weights for the derived network of ``spec`` from the seed's (leading channels and layers)."""
     state, _ = _seed_backbone(seed, checkpoint, spec, out_indices)
-    _write_init(train_cfg, state, _checkpoint_state(checkpoint, 'seed checkpoint'), out_path,
+    write_init(train_cfg, state, checkpoint_state(checkpoint, 'seed checkpoint'), out_path,
                 dict(dna_seed_init=load_spec(spec).to_dict()))
-
-
-def export_supernet(search_cfg: Config, checkpoint: str, spec, train_cfg: Config, out_path: str) -> None:
-    """The target's weights taken from the search network (backbone: the sub-network's slices; the
-    layers after it: the leading input channels)."""
-    from mmadapt.cost.config_cost import build_model_from_config
-    model = build_model_from_config(search_cfg)
-    state = _checkpoint_state(checkpoint, 'search checkpoint')
-    model.load_state_dict(state, strict=True)
-    sub, bstate = model.backbone.export_subnet(spec)
-    _write_init(train_cfg, bstate, state, out_path, dict(dna_export=sub.to_dict()))
-
-
-def with_epochs(cfg: Config, epochs: Optional[int]) -> Config:
-    """``cfg`` trained for ``epochs`` (None: as it is); epoch-based schedulers that ended with the old
-    schedule end with the new one."""
-    if epochs is None:
-        return cfg
-    old = cfg.train_cfg.get('max_epochs')
-    cfg.train_cfg.max_epochs = epochs
-    if cfg.train_cfg.get('val_interval') == old:
-        cfg.train_cfg.val_interval = epochs
-    for sched in cfg.get('param_scheduler') or []:
-        if sched.get('by_epoch', True):
-            for key in ('end', 'T_max'):
-                if sched.get(key) == old:
-                    sched[key] = epochs
-    return cfg
 
 
 def uniform_network(seed, target_cost: float, space: DNASpace, out_indices=None):

@@ -30,18 +30,20 @@ import os
 import os.path as osp
 from typing import Dict, List, Optional
 
-from mmengine.config import Config, ConfigDict
+from mmengine.config import Config
 from mmengine.dist import barrier, broadcast_object_list, is_main_process
 from mmengine.logging import print_log
 
 from mmadapt.arch import dump_spec, load_spec
 from mmadapt.arch.widths import get_widths, set_widths, width_vars
+from mmadapt.engine.holdout import holdout_split as shared_holdout_split
+from mmadapt.engine.holdout import use_holdout
 from mmadapt.engine.launch import unwrap
 from mmadapt.engine.pipeline import (PipelineFileError, clear_done, fit_input_widths, mark_done, read_done,
                                      open_pipeline_config,
                                      read_run_metrics, run_stage,
                                      stage_dir, stored_path, resolve_stored_path)
-from mmadapt.utils.fileio import atomic_write_text, read_json_object
+from mmadapt.utils.fileio import atomic_write_text
 
 from .adjust import BudgetError, adjust_widths, drop_rates, k_schedule, rescale_widths
 from .settings import NAConfigError, na_settings
@@ -102,52 +104,10 @@ class RoundCost:
 
 
 # -- data split -----------------------------------------------------------------------------------------
-def _dataset_length(cfg: Config, dataset_cfg) -> int:
-    from mmengine.registry import DATASETS, init_default_scope
-    init_default_scope(cfg.get('default_scope', 'mmengine'))
-    ds = DATASETS.build(copy.deepcopy(dataset_cfg))
-    return len(ds)
-
-
 def holdout_split(cfg: Config, na: dict, root: str) -> Dict[str, List[int]]:
     """The seeded hold-out / train split of the training set, written to (and re-read from) ``holdout.json``."""
-    path = osp.join(root, HOLDOUT)
-    dataset_cfg = cfg.train_dataloader.dataset
-    if 'indices' in dataset_cfg and dataset_cfg['indices'] is not None:
-        raise NAConfigError('network_adjustment: train_dataloader.dataset.indices is set; the pipeline splits the '
-                            'training set itself (network_adjustment.holdout)')
-    from mmadapt.utils.data_check import check_data
-    check_data(cfg, stages=('train', ))  # a missing data set: the message says how to get it
-    n = _dataset_length(cfg, dataset_cfg)
-    size = na['holdout']['size']
-    h = int(round(size * n)) if isinstance(size, float) else int(size)
-    if not 0 < h < n:
-        raise NAConfigError(f'network_adjustment.holdout.size {size} leaves {h} of the {n} training samples for the '
-                            'hold-out; it needs at least one, and at least one for training')
-    if osp.isfile(path):
-        try:
-            split = read_json_object(path)
-            if split.get('num_samples') == n and split.get('seed') == na['holdout']['seed'] and \
-                    len(split.get('holdout', [])) == h:
-                return split
-        except (OSError, ValueError):
-            pass
-    from mmadapt.datasets import seeded_split
-    train, holdout = seeded_split(n, h, na['holdout']['seed'])  # the FNA++ search splits its data alike
-    split = dict(num_samples=n, seed=na['holdout']['seed'], holdout=holdout, train=train)
-    if is_main_process():
-        os.makedirs(root, exist_ok=True)
-        atomic_write_text(path, json.dumps(split) + '\n')
-    barrier()
-    return split
-
-
-def _val_pipeline(cfg: Config):
-    val = cfg.get('val_dataloader') or cfg.get('test_dataloader')
-    if val is None or 'pipeline' not in val.get('dataset', {}):
-        raise NAConfigError('network_adjustment: the hold-out split is evaluated with the pipeline of '
-                            'val_dataloader.dataset (or test_dataloader.dataset); the config has neither')
-    return copy.deepcopy(val.dataset.pipeline)
+    return shared_holdout_split(cfg, na['holdout'], osp.join(root, HOLDOUT), NAConfigError,
+                                'network_adjustment.holdout')
 
 
 def round_config(cfg: Config, na: dict, spec, split_file: str, load_from: Optional[str]) -> Config:
@@ -158,24 +118,7 @@ def round_config(cfg: Config, na: dict, spec, split_file: str, load_from: Option
     fit_input_widths(rcfg.model, spec)
     if load_from:  # the weights come from the remapped checkpoint
         rcfg.model.backbone.pop('init_cfg', None)
-    train_set = copy.deepcopy(cfg.train_dataloader.dataset)
-    rcfg.train_dataloader.dataset = ConfigDict(type='mmadapt.IndexedSubset', dataset=train_set,
-                                               indices_file=osp.abspath(split_file), key='train')
-    val = copy.deepcopy(cfg.train_dataloader)
-    held = copy.deepcopy(train_set)
-    held.pipeline = _val_pipeline(cfg)
-    val.dataset = ConfigDict(type='mmadapt.IndexedSubset', dataset=held, indices_file=osp.abspath(split_file),
-                             key='holdout')
-    # no padding of the shards: every hold-out sample is scored once (FUR sums are all-reduced)
-    val.sampler = ConfigDict(type='DefaultSampler', shuffle=False, round_up=False)
-    src = cfg.get('val_dataloader') or cfg.get('test_dataloader')
-    val.batch_size = src.get('batch_size', val.batch_size)
-    val.pop('batch_sampler', None)
-    rcfg.val_dataloader = val
-    if rcfg.get('val_evaluator') is None:
-        rcfg.val_evaluator = copy.deepcopy(cfg.get('test_evaluator'))
-    if rcfg.get('val_cfg') is None:
-        rcfg.val_cfg = ConfigDict(type='ValLoop')
+    use_holdout(rcfg, cfg, split_file, NAConfigError, 'network_adjustment')
     hooks = [h for h in (rcfg.get('custom_hooks') or []) if 'ChannelDropoutHook' not in str(h.get('type', ''))]
     drop = na['dropout']
     if drop is not None and drop['p'] > 0:

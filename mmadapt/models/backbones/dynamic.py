@@ -212,6 +212,10 @@ class DSBackbone(BaseModule):
         self.out_indices = self.net.out_indices
         self.out_channels = self.net.out_channels
         spec = self.net.spec
+        if spec.shortcut != 'conv' or any(b.kind == 'mbconv' and b.depthwise is not None
+                                          for st in spec.stages for (b, ) in st.layers):
+            raise ValueError(f"DSBackbone builds max specs with shortcut 'conv' and no depthwise widths '_d'; "
+                             f'spec {spec.name!r} has NetAdaptV2 structure (shortcut {spec.shortcut!r} or _d)')
         num_stages = len(spec.stages)
         self._space = ElasticSpace(spec, divisor=divisor)
         self.gate_stages, self.gate_ratios = self._parse_gates(gates, spec, num_stages)

@@ -237,14 +237,22 @@ class _Run:
         self.contiguous = contiguous
 
     def unit(self, name: str, unit: nn.Module, x: torch.Tensor, out_channels: Optional[int],
-             kernel: Optional[int] = None) -> torch.Tensor:
+             kernel: Optional[int] = None, modulate: bool = True) -> torch.Tensor:
         modules = unit._modules  # a ConvModule: 'conv', its norm, 'activate'
         y = elastic_conv(modules['conv'], x, out_channels, kernel, self.contiguous)
         if unit.with_norm:
             y = elastic_norm(modules[unit.norm_name], y)
         if unit.with_activation:
             y = modules['activate'](y)
-        return self.modulate(name, y) if self.modulations else y
+        return self.modulate(name, y) if self.modulations and modulate else y
+
+    def bypass_kept(self, name: str) -> Optional[torch.Tensor]:
+        """Per-sample conv widths (N,) of the bypass ``name`` from the installed modulations, else None."""
+        for m in self.modulations:
+            kept = m.bypass_kept(name)
+            if kept is not None:
+                return kept
+        return None
 
     def modulate(self, name: str, y: torch.Tensor) -> torch.Tensor:
         for m in self.modulations:
@@ -295,18 +303,38 @@ def _separable(m: DepthwiseSeparable, info: LayerInfo, spec: ArchSpec, x: torch.
     return y if block.bypass is None else run.bypass(name, y, x, info)
 
 
+def _depthwise(m: MBConv, info: LayerInfo, spec: ArchSpec, y: torch.Tensor, run: _Run, name: str):
+    """The depthwise conv of an MBConv on the hidden channels ``y``: its leading ``_d`` channels are
+    computed, the others bypass it (subsampled by its stride); with per-sample depthwise widths
+    (``bypass_kept``) image n takes the conv's channels below its own width and the bypass above."""
+    block = info.candidates[0]
+    unit = f'{name}.depthwise_conv'
+    dw, hidden = info.depthwise(block, spec.block_type), y.shape[1]
+    kept = run.bypass_kept(unit) if run.modulations else None
+    if kept is None and dw == hidden:
+        return run.unit(unit, m.depthwise_conv, y, None, block.kernel)
+    if kept is None:
+        z = run.unit(unit, m.depthwise_conv, y[:, :dw], None, block.kernel)
+        return channel_bypass(z, y, dw, hidden, info.stride)
+    z = run.unit(unit, m.depthwise_conv, y[:, :dw], None, block.kernel, modulate=False)
+    bypassed = channel_bypass(None, y, 0, hidden, info.stride)
+    c = torch.arange(hidden, device=y.device)
+    conv = (c[None, :] < kept.to(y.device)[:, None])[:, :, None, None]
+    return run.modulate(unit, torch.where(conv, match_width(z, hidden), bypassed))
+
+
 def _mbconv(m: MBConv, info: LayerInfo, spec: ArchSpec, x: torch.Tensor, run: _Run, name: str):
     block = info.candidates[0]
     hidden = info.hidden(block, spec.block_type)
     if hidden == 0:
         return match_width(x, info.out_channels) if block.bypass is None else run.bypass(name, None, x, info)
     y = x if m.expand_conv is None else run.unit(f'{name}.expand_conv', m.expand_conv, x, hidden)
-    y = run.unit(f'{name}.depthwise_conv', m.depthwise_conv, y, None, block.kernel)
+    y = _depthwise(m, info, spec, y, run, name)
     if m.se is not None:
         y = _se(m.se, y, spec.se_channels(info, block), run, f'{name}.se')
     y = run.unit(f'{name}.linear_conv', m.linear_conv, y, info.conv_out(block))
-    if info.has_shortcut():
-        y = y + match_width(x, info.out_channels)
+    if info.has_shortcut():  # zero-padded at the back where the widths differ ('shortcut: pad')
+        y = match_width(y, info.out_channels) + match_width(x, info.out_channels)
     if block.bypass is not None:
         y = run.bypass(name, y, x, info)
     return y
@@ -451,6 +479,9 @@ class ElasticBackbone(SpecBackbone):
             names = set().union(*(w[key] for w in widths))
             for name in names:
                 table[name] = torch.tensor([w[key][name] if name in w[key] else _absent(w, key, name) for w in widths])
+        for name in [n for n in bypasses if n.endswith('.depthwise_conv')]:
+            if torch.equal(bypasses[name], units[name]):  # no image bypasses this depthwise conv
+                del bypasses[name]
         _prune_masks(union, units, blocks, len(self.stages))
         self.clear_sample_subnets()
         mask = SampleWidthMask(units, blocks, bypasses)
@@ -540,6 +571,7 @@ def _union_spec(max_spec: ArchSpec, subs: List[ArchSpec]) -> ArchSpec:
     if d.get('head') is not None:
         d['head']['out_channels'] = max(s.head['out_channels'] for s in subs)
     layer_sets = [{(i.stage, i.layer): i for i in s.layers()} for s in subs]
+    max_blocks = {(i.stage, i.layer): i.candidates[0] for i in max_spec.layers()}
     for st, stage in enumerate(max_spec.stages):
         depth = max(s.stages[st].depth for s in subs)
         blocks = []
@@ -561,12 +593,22 @@ def _union_spec(max_spec: ArchSpec, subs: List[ArchSpec]) -> ArchSpec:
                        if (st, j) not in ls]
             if b0.bypass is not None:
                 out = max(i.conv_out(i.candidates[0]) for i, _ in real)
+            elif b0.kind == 'mbconv' and max_spec.shortcut == 'pad':  # '_c' is the conv path, the output max(M, C)
+                out = max(i.conv_out(i.candidates[0]) for i, _ in real) or None
             else:
                 out = max([i.out_channels for i, _ in present] + passing)
-            if b0.kind == 'separable' or (b0.kind == 'mbconv' and not (b0.hidden is not None or b0.expansion != 1)):
+            depthwise = squeeze = None
+            if b0.kind == 'mbconv':  # the widest depthwise conv and squeeze width where one is explicit
+                if any(i.candidates[0].depthwise is not None for i, _ in real):
+                    depthwise = max(i.depthwise(i.candidates[0], s.block_type) for i, s in real) or None
+                if any(i.candidates[0].squeeze is not None for i, _ in real):
+                    squeeze = max(s.se_channels(i, i.candidates[0]) for i, s in real) or None
+            mb = max_blocks[(st, j)]  # a block without expansion conv in the max network has none in the union
+            if b0.kind == 'separable' or (b0.kind == 'mbconv' and hidden > 0 and
+                                          not (mb.hidden is not None or mb.expansion != 1)):
                 hidden = None
             blocks.append(Block(b0.kind, kernel=kernel, expansion=b0.expansion, groups=b0.groups, hidden=hidden,
-                                out=out, se=b0.se, bypass=b0.bypass).token)
+                                out=out, se=b0.se, bypass=b0.bypass, depthwise=depthwise, squeeze=squeeze).token)
         d['stages'][st]['blocks'] = blocks
     return spec_from_dict(d)
 
@@ -594,7 +636,8 @@ def _prune_masks(union: ArchSpec, units: Dict[str, torch.Tensor], blocks: Dict[s
 
 def output_widths(sub: ArchSpec, num_stages: int):
     """(unit name -> output width, block name -> output width, block name -> conv width of its
-    channel-level bypass) of a sub-network; a removed body's units have width 0."""
+    channel-level bypass, and ``'{block}.depthwise_conv'`` -> the channels an MBConv's depthwise conv
+    computes) of a sub-network; a removed body's units have width 0."""
     units = {'stem': sub.stem['out_channels']}
     blocks, bypasses = {}, {}
     for info in sub.layers():
@@ -614,6 +657,8 @@ def output_widths(sub: ArchSpec, num_stages: int):
         elif block.kind == 'mbconv':
             names = {'expand_conv': hidden, 'depthwise_conv': hidden, 'linear_conv': last,
                      'se.conv_reduce': sub.se_channels(info, block)}
+            # the depthwise conv computes its leading '_d' channels, the others bypass it
+            bypasses[f'{name}.depthwise_conv'] = info.depthwise(block, sub.block_type)
         elif sub.block_type == 'basic':
             names = {'conv1': hidden, 'conv2': last, 'downsample': conv_out}
         else:
@@ -728,5 +773,8 @@ class ElasticMobileNetV1(ElasticBackbone):
 class ElasticMobileNetV3(ElasticBackbone):
     """Elastic MobileNetV3 / EfficientNet (``mbv3`` max spec; default MobileNetV3-Large). The
     squeeze-excitation of a block runs at the squeeze width the spec's SE rule gives its hidden (or
-    input) width, on the leading slices of its two 1x1 convs."""
+    input) width, or at its explicit ``_se{n}``, on the leading slices of its two 1x1 convs. A
+    depthwise width ``_d`` runs the leading filters of the max depthwise conv (per sample too);
+    max specs with NetAdaptV2's zero-padded residuals (``shortcut: pad``) are built as well."""
     family = 'mbv3'
+    padded_shortcuts = True

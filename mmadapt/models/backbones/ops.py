@@ -109,9 +109,14 @@ class MBConv(nn.Module):
     Args:
         in_channels / out_channels: widths of input and output.
         kernel: kernel of the depthwise conv. stride / dilation: of the depthwise conv.
-        hidden: width of the depthwise conv; 0 bypasses the body (the output is the shortcut).
+        hidden: width of the depthwise conv's input and output; 0 bypasses the body (the output is the
+            shortcut).
         expand: whether there is a 1x1 expansion conv (without it, ``hidden == in_channels``).
-        shortcut: add the input, zero-padded / cut to ``out_channels`` if widths differ.
+        depthwise: channels the depthwise conv computes (``_d``, default ``hidden``): the leading ones;
+            the other hidden channels pass it unchanged (subsampled by its stride), and the
+            squeeze-excitation and the projection read all ``hidden`` channels.
+        shortcut: add the input, zero-padded / cut to ``out_channels`` if widths differ (a projection
+            ``conv_out`` narrower than ``out_channels`` is zero-padded too: ``shortcut: pad`` specs).
         act_cfg: activation after the expansion and the depthwise conv.
         se_channels: width of the squeeze-excitation after the depthwise conv (0: none).
         se_act_cfg / se_gate: activation and gate of the squeeze-excitation.
@@ -121,7 +126,8 @@ class MBConv(nn.Module):
                  dilation: int = 1, hidden: Optional[int] = None, expand: bool = True,
                  shortcut: bool = False, norm_cfg: Optional[dict] = None, act_cfg: Optional[dict] = None,
                  token: str = '', se_channels: int = 0, se_act_cfg: Optional[dict] = None,
-                 se_gate: str = 'hsigmoid', bypass: Optional[int] = None, conv_out: Optional[int] = None):
+                 se_gate: str = 'hsigmoid', bypass: Optional[int] = None, conv_out: Optional[int] = None,
+                 depthwise: Optional[int] = None):
         super().__init__()
         norm_cfg = norm_cfg or dict(type='BN')
         act_cfg = act_cfg or dict(type='ReLU6')
@@ -129,7 +135,11 @@ class MBConv(nn.Module):
         if not expand and hidden != in_channels:
             raise ValueError(f'MBConv without expansion needs hidden == in_channels ({in_channels}), '
                              f'got {hidden}')
+        depthwise = hidden if depthwise is None else depthwise
+        if not (0 < depthwise <= hidden or depthwise == hidden == 0):
+            raise ValueError(f'MBConv depthwise width must be in 1..hidden ({hidden}), got {depthwise}')
         self.in_channels, self.out_channels, self.hidden = in_channels, out_channels, hidden
+        self.depthwise = depthwise
         self.kernel, self.stride, self.dilation = kernel, stride, dilation
         self.shortcut = shortcut
         self.token = token
@@ -145,9 +155,9 @@ class MBConv(nn.Module):
             return
         self.expand_conv = ConvModule(in_channels, hidden, 1, norm_cfg=norm_cfg,
                                       act_cfg=act_cfg) if expand else None
-        self.depthwise_conv = ConvModule(hidden, hidden, kernel, stride=stride,
+        self.depthwise_conv = ConvModule(depthwise, depthwise, kernel, stride=stride,
                                          padding=dilation * (kernel - 1) // 2, dilation=dilation,
-                                         groups=hidden, norm_cfg=norm_cfg, act_cfg=act_cfg)
+                                         groups=depthwise, norm_cfg=norm_cfg, act_cfg=act_cfg)
         if se_channels > 0:
             self.se = SqueezeExcitation(hidden, se_channels, act_cfg=se_act_cfg, gate=se_gate)
         self.linear_conv = ConvModule(hidden, self.conv_out, 1, norm_cfg=norm_cfg, act_cfg=None)
@@ -158,18 +168,23 @@ class MBConv(nn.Module):
                 return channel_bypass(None, x, 0, self.bypass, self.stride)
             return match_width(x, self.out_channels)
         y = x if self.expand_conv is None else self.expand_conv(x)
-        y = self.depthwise_conv(y)
+        if self.depthwise < self.hidden:  # hidden channels depthwise.. bypass the depthwise conv
+            y = channel_bypass(self.depthwise_conv(y[:, :self.depthwise]), y, self.depthwise, self.hidden,
+                               self.stride)
+        else:
+            y = self.depthwise_conv(y)
         if self.se is not None:
             y = self.se(y)
         y = self.linear_conv(y)
         if self.shortcut:
-            y = y + match_width(x, self.out_channels)
+            y = match_width(y, self.out_channels) + match_width(x, self.out_channels)
         if self.bypass is not None:
             y = channel_bypass(y, x, self.conv_out, self.bypass, self.stride)
         return y
 
     def extra_repr(self) -> str:
-        return (f'{self.token or "mbconv"}: {self.in_channels}->{self.hidden}->{self.out_channels}, '
+        dw = f' (depthwise {self.depthwise})' if self.depthwise != self.hidden else ''
+        return (f'{self.token or "mbconv"}: {self.in_channels}->{self.hidden}{dw}->{self.out_channels}, '
                 f'stride={self.stride}, dilation={self.dilation}, shortcut={self.shortcut}')
 
 
@@ -318,7 +333,8 @@ def build_block(block: Block, info: LayerInfo, spec: ArchSpec, norm_cfg: Optiona
         return MBConv(info.in_channels, info.out_channels, block.kernel, stride=info.stride,
                       dilation=info.dilation, hidden=hidden, expand=expand, shortcut=info.has_shortcut(),
                       norm_cfg=norm_cfg, act_cfg=act_cfg, token=block.token, se_channels=se_channels,
-                      bypass=block.bypass, conv_out=info.conv_out(block), **se_kwargs)
+                      bypass=block.bypass, conv_out=info.conv_out(block),
+                      depthwise=info.depthwise(block, spec.block_type), **se_kwargs)
     shortcut = 'identity' if info.has_shortcut() else 'conv'
     return ResBlock(spec.block_type, info.in_channels, info.out_channels, kernel=block.kernel,
                     groups=block.groups, hidden=hidden, stride=info.stride, dilation=info.dilation,

@@ -41,7 +41,7 @@ class SpecBackbone(BaseModule):
     family = 'mbv2'
     searchable = False  # whether layers may hold several candidates
     super_type = 'mmadapt.SuperMobileNetV2'
-    padded_shortcuts = True  # whether it builds resnet specs with a zero-padding shortcut rule
+    padded_shortcuts = True  # whether it builds specs with a zero-padding shortcut rule (resnet, mbv3)
 
     def __init__(self, spec: Union[str, Dict, ArchSpec, None] = None,
                  out_indices: Sequence[int] = None, frozen_stages: int = -1,
@@ -233,7 +233,9 @@ class DerivedMobileNetV3(SpecBackbone):
     With no ``spec`` it is MobileNetV3-Large 1.0 (timm's ``mobilenetv3_large_100`` up to its 960-wide
     head conv, torchvision's ``mobilenet_v3_large().features``); ``'mobilenet_v3_small'`` and
     ``'efficientnet_b0'`` are the other seeds. torchvision's MobileNetV3 uses BN with ``eps=1e-3``:
-    build with ``norm_cfg=dict(type='BN', eps=1e-3)`` to compute exactly its function.
+    build with ``norm_cfg=dict(type='BN', eps=1e-3)`` to compute exactly its function. NetAdaptV2's
+    discovered networks (``'netadaptv2_table8'``, ``'netadaptv2_table9'``) and search spaces use depthwise
+    widths (``_d``) and zero-padded residuals (``shortcut: pad``).
 
     Example:
         >>> backbone = DerivedMobileNetV3(out_indices=(2, 4, 6))
