@@ -13,7 +13,7 @@ demo: install
 	$(PY) tools/demo.py
 
 test: install
-	$(PY) -m pytest tests
+	$(PY) -m pytest -n 2 tests
 
 clean:
 	rm -rf work_dirs .pytest_cache

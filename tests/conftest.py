@@ -10,6 +10,13 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, ROOT)
 warnings.filterwarnings('ignore', category=DeprecationWarning)
 
+if os.environ.get('PYTEST_XDIST_WORKER'):
+    # `make test` runs two workers on two cores: one thread each (two threads per worker would run
+    # four on two cores, which slows the OpenMP kernels several times); subprocesses inherit it
+    os.environ['OMP_NUM_THREADS'] = '1'
+    import torch
+    torch.set_num_threads(1)
+
 # Small shapes sets shared by the whole session: (task, num_train, num_val, size)
 TINY = dict(
     det=('det', 16, 8, 128),

@@ -9,8 +9,8 @@ max_depth = {{_base_.shapes_depth_max}}
 train_dataloader = {{_base_.shapes_depth_train_dataloader}}
 val_dataloader = {{_base_.shapes_depth_val_dataloader}}
 test_dataloader = {{_base_.shapes_depth_test_dataloader}}
-val_evaluator = {{_base_.shapes_depth_evaluator}}
-test_evaluator = val_evaluator
+val_evaluator = {{_base_.shapes_depth_val_evaluator}}
+test_evaluator = {{_base_.shapes_depth_test_evaluator}}
 model = dict(data_preprocessor=dict(size=crop_size))
 
 # ---- schedule: about a minute on 2 CPU cores ----

@@ -127,12 +127,6 @@ def resolve_subnet(max_spec: Union[str, Dict, ArchSpec], subnet: Union[str, Dict
                             '(T is fixed per layer; the conv width _c is elastic)')
         if (block.bypass is not None or info.padded_mbconv) and info.conv_out(block) > mi.conv_out(mb):
             raise SpecError(f'{lw}: conv width {info.conv_out(block)} is wider than the max {mi.conv_out(mb)}')
-        if block.kind == 'mbconv' and info.depthwise(block, sub.block_type) > mi.depthwise(mb, max_spec.block_type):
-            raise SpecError(f'{lw}: depthwise width {info.depthwise(block, sub.block_type)} is wider than the max '
-                            f'depthwise conv {mi.depthwise(mb, max_spec.block_type)} ({mb.token!r})')
-        if sub.se_channels(info, block) > max_spec.se_channels(mi, mb):
-            raise SpecError(f'{lw}: squeeze width {sub.se_channels(info, block)} is wider than the max '
-                            f'{max_spec.se_channels(mi, mb)} ({mb.token!r})')
         if block.kind == 'resblock' and block.groups != mb.groups:
             raise SpecError(f'{lw}: {block.groups} groups, the max spec has {mb.groups} (groups are not elastic)')
         if info.out_channels > mi.out_channels:
@@ -149,6 +143,12 @@ def resolve_subnet(max_spec: Union[str, Dict, ArchSpec], subnet: Union[str, Dict
             raise SpecError(f'{lw}: depthwise width {hidden} does not match its input {info.in_channels}; '
                             f'the max block {mb.token!r} has no expansion conv, so its depthwise conv is as '
                             'wide as its input')
+        if block.kind == 'mbconv' and info.depthwise(block, sub.block_type) > mi.depthwise(mb, max_spec.block_type):
+            raise SpecError(f'{lw}: depthwise width {info.depthwise(block, sub.block_type)} is wider than the max '
+                            f'depthwise conv {mi.depthwise(mb, max_spec.block_type)} ({mb.token!r})')
+        if sub.se_channels(info, block) > max_spec.se_channels(mi, mb):
+            raise SpecError(f'{lw}: squeeze width {sub.se_channels(info, block)} is wider than the max '
+                            f'{max_spec.se_channels(mi, mb)} ({mb.token!r})')
         if block.kind == 'resblock' and not info.has_shortcut() and mi.has_shortcut():
             raise SpecError(f'{lw}: needs a projection shortcut ({info.in_channels} -> {info.out_channels} '
                             'channels) that the max network does not have; keep the input and output widths '

@@ -27,8 +27,8 @@ camera at 1-4.5 m, each drawn at a radius of ``size * R / Z`` px for its real ra
 and depth Z, and at least 0.25 m nearer than the plane under it. Nearer shapes are painted over
 farther ones, and every pixel is shaded by ``exp(-0.1 Z)`` (darker with distance), so depth can be
 read from size, texture scale and shading. ``meta/{split}.json`` lists each image's plane
-(``near``, ``far``, ``angle``; :func:`plane_depth` gives its depth map) and objects (class, depth,
-radii, centre, visible pixels).
+(``near``, ``far``, ``angle``; :func:`plane_depth` gives its depth map) and objects, farthest first
+(class, depth, radii, centre, rotation ``theta``, ``aspect``, visible pixels).
 
 Every image is drawn from its own random generator seeded by ``(seed, split, index)``, so a data set
 is a pure function of the arguments: the same call writes byte-identical files, and asking for more
@@ -526,8 +526,9 @@ def _depth_scene(rng: np.random.Generator, size: int, num_objects: int):
         r = size * radius / z
         for _ in range(30):
             cx, cy = rng.uniform(0.5 * r, size - 0.5 * r, 2)
-            mask = _shape_mask(size, SHAPE_CLASSES[cls_idx], cx, cy, r, rng.uniform(0, 2 * math.pi),
-                               rng.uniform(0.75, 1.33))
+            theta = rng.uniform(0, 2 * math.pi)
+            aspect = rng.uniform(0.75, 1.33)
+            mask = _shape_mask(size, SHAPE_CLASSES[cls_idx], cx, cy, r, theta, aspect)
             if mask.sum() < 12 or background[mask].min() < z + _DEPTH_MARGIN:
                 continue
             if layers.try_add(mask, True):
@@ -540,7 +541,8 @@ def _depth_scene(rng: np.random.Generator, size: int, num_objects: int):
                 albedo[mask] = colour[None] + rng.normal(0, 6, (int(mask.sum()), 3))
                 depth[mask] = z
                 objects.append(dict(cls=SHAPE_CLASSES[cls_idx], depth=z, radius_m=float(radius),
-                                    radius_px=float(r), centre=[float(cx), float(cy)]))
+                                    radius_px=float(r), centre=[float(cx), float(cy)], theta=float(theta),
+                                    aspect=float(aspect)))
                 break
     img = albedo * depth_shading(depth)[..., None] + rng.normal(0, 3, albedo.shape)
     for k, obj in enumerate(objects):

@@ -35,4 +35,7 @@ shapes_depth_val_dataloader = dict(batch_size=8, num_workers=1, persistent_worke
                                    dataset=dict(shapes_depth_val_dataset))
 shapes_depth_test_dataloader = dict(shapes_depth_val_dataloader, dataset=dict(shapes_depth_val_dataset))
 # every metric (d1, d2, d3, abs_rel, sq_rel, rmse, rmse_log, log10, silog) on all pixels: no NYU crop
+# (each of val and test takes its own dict: a merge consumes the `_delete_` it sees)
 shapes_depth_evaluator = dict(type='DepthMetric', min_depth_eval=1e-3, max_depth_eval=shapes_depth_max)
+shapes_depth_val_evaluator = dict(shapes_depth_evaluator, _delete_=True)
+shapes_depth_test_evaluator = dict(shapes_depth_evaluator, _delete_=True)

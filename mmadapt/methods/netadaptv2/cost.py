@@ -36,9 +36,14 @@ class SearchCost:
 
 
 @SEARCH_COSTS.register_module(name='madds')
-def madds_cost(input_size, out_indices=None) -> SearchCost:
-    from mmadapt.cost import spec_cost
+def madds_cost(input_size, out_indices=None, num_classes: Optional[int] = None) -> SearchCost:
+    """MAdds of the backbone, plus its family's ImageNet classifier for ``num_classes`` classes
+    (MobileNetV3: pool, 1x1 conv, FC; the paper's MACs include it)."""
+    from mmadapt.cost import classifier_cost, spec_cost
     hw = tuple(input_size)
+    if num_classes:
+        return SearchCost(lambda spec: spec_cost(spec, hw, out_indices).madds +
+                          classifier_cost(spec, num_classes, hw).madds, 'MAdds')
     return SearchCost(lambda spec: spec_cost(spec, hw, out_indices).madds, 'MAdds')
 
 

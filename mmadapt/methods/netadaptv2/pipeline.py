@@ -300,9 +300,10 @@ def run_pipeline(config, work_dir: Optional[str] = None, cfg_options: Optional[d
     else:
         rows['found'] = train('final', found, init, supernet_init(found, 'final') if init == 'supernet' else None,
                               epochs)
-    if 'seed' in nav2['compare']:
+    if 'seed' in nav2['compare']:  # the initial network: the super-network's max (its layers' limits T change nothing)
         seed_init = 'supernet' if init != 'scratch' else 'scratch'
-        rows['seed'] = train('seed', seed, seed_init, supernet_init(seed, 'seed') if seed_init == 'supernet' else None,
+        top = space.spec(space.max_genome)
+        rows['seed'] = train('seed', top, seed_init, supernet_init(top, 'seed') if seed_init == 'supernet' else None,
                              epochs)
     for key, row in rows.items():
         if cost['type'] == 'latency' and is_main_process():
