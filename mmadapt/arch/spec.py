@@ -17,8 +17,9 @@ Block tokens:
 
 Explicit widths, for the methods that change widths layer by layer, are suffixes:
 
-* ``_h{n}``: hidden width of the block (MBConv: channels of the depthwise conv, and an expansion
-  conv is then always present, as in FBNet's ``e1`` blocks; ResNet: width of the inner convs).
+* ``_h{n}``: hidden width of the block (MBConv: channels of the expansion and the depthwise stage,
+  and an expansion conv is then always present, as in FBNet's ``e1`` blocks; ResNet: width of the
+  inner convs).
   ``_h0`` removes the block body: the layer is bypassed through its shortcut.
 * ``_d{n}`` (MBConv, after ``_h``): depthwise width, ``0 < n <= hidden`` (default: the hidden
   width). The depthwise conv computes the first n hidden channels; hidden channels n.. pass
@@ -62,9 +63,9 @@ Families and their tokens:
 * ``mbv3`` (MobileNetV3, EfficientNet): any number of stages of MBConv tokens as in ``mbv2``, where
   ``_se`` right after the expansion adds a squeeze-excitation between the depthwise and the linear
   conv (``k5e3_se``, ``k5e6_se_h120_c40``); ``_se{n}`` gives its squeeze width explicitly
-  (``k7e3_se32_h80_c32``: NetAdaptV2 does not search it, its tables keep the max network's). The hidden width is ``round(in * expansion)`` as in
-  ``mbv2`` (timm rounds to a multiple of 8; the seeds agree, write ``_h`` where a width must
-  differ). A stage may set its own activation (``act: relu``; the
+  (``k7e3_se32_h80_c32``: NetAdaptV2 does not search it, its tables keep the max network's). The
+  hidden width is ``round(in * expansion)`` as in ``mbv2`` (timm rounds to a multiple of 8; the
+  seeds agree, write ``_h`` where a width must differ). A stage may set its own activation (``act: relu``; the
   spec's ``act`` covers the stem, the head and the other stages; ``relu``, ``relu6``, ``hswish`` or
   ``swish``). The spec-level ``se`` mapping says how every SE of the spec is built: its width is
   ``make_divisible(ratio * base, divisor)`` (timm / torchvision rounding; ``divisor: 1`` rounds to

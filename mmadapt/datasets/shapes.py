@@ -22,13 +22,14 @@ task         files                                                       read by
 
 Depth scenes (``depth``): a pinhole camera (focal length = image side) looks at a tilted plane (a
 floor or wall whose near edge, at 3.5-5 m, lies within 60 degrees of the image bottom; far edge at
-6.5-9.5 m) textured with a checkerboard that shrinks with distance, and at 1-4 flat shapes facing the
-camera at 1-4.5 m, each drawn at a radius of ``size * R / Z`` px for its real radius R (0.25-0.35 m)
-and depth Z, and at least 0.25 m nearer than the plane under it. Nearer shapes are painted over
-farther ones, and every pixel is shaded by ``exp(-0.1 Z)`` (darker with distance), so depth can be
-read from size, texture scale and shading. ``meta/{split}.json`` lists each image's plane
-(``near``, ``far``, ``angle``; :func:`plane_depth` gives its depth map) and objects, farthest first
-(class, depth, radii, centre, rotation ``theta``, ``aspect``, visible pixels).
+6.5-9.5 m) textured with a checkerboard that shrinks with distance, and at 1-4 flat shapes (fewer
+where one finds no place in 30 tries) facing the camera at 1-4.5 m, each drawn at a radius of
+``size * R / Z`` px for its real radius R (0.25-0.35 m) and depth Z, and at least 0.25 m nearer than
+the plane under it. Nearer shapes are painted over farther ones, and every pixel is shaded by
+``exp(-0.1 Z)`` (darker with distance), so depth can be read from size, texture scale and shading.
+``meta/{split}.json`` lists each image's plane (``near``, ``far``, ``angle``; :func:`plane_depth`
+gives its depth map) and objects, farthest first (class, depth, radii, centre, rotation ``theta``,
+``aspect``, visible pixels).
 
 Every image is drawn from its own random generator seeded by ``(seed, split, index)``, so a data set
 is a pure function of the arguments: the same call writes byte-identical files, and asking for more
@@ -451,8 +452,9 @@ def plane_depth(size: int, near: float, far: float, angle: float, supersample: i
 
     The camera is a pinhole with a focal length of ``size`` px and the principal point at the image
     centre. The plane's inverse depth is affine in the image coordinates (as that of any plane
-    seen through a pinhole camera): ``near`` at the image's edge in direction ``angle`` (radians,
-    image axes: 0 points right, pi/2 down), ``far`` at the opposite edge.
+    seen through a pinhole camera): ``near`` at the image's outermost point (edge or corner) in
+    direction ``angle`` (radians, image axes: 0 points right, pi/2 down), ``far`` at the opposite
+    one; pixel centres lie strictly between.
 
     Args:
         size: image side in pixels.

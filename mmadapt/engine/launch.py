@@ -52,6 +52,17 @@ def search_loop_backbone(runner, dataloader, backbone_type: type, loop: str, wan
     return backbone
 
 
+def broadcast_object(obj):
+    """Rank 0's ``obj`` on every rank (``obj`` itself without DDP)."""
+    from mmengine.dist import broadcast_object_list, get_dist_info
+    _, world = get_dist_info()
+    if world < 2:
+        return obj
+    box = [obj]
+    broadcast_object_list(box, src=0)
+    return box[0]
+
+
 def check_identical_on_ranks(tensors, what: str) -> None:
     """Under DDP, raise unless every rank holds exactly rank 0's ``tensors``; log the check.
     ``what`` names them in the messages, e.g. ``'architecture parameters ... after epoch 3'``."""

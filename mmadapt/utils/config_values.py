@@ -103,10 +103,23 @@ WIDTH_SEED_BACKBONES = ('mmadapt.DerivedResNet', 'mmadapt.DerivedMobileNetV2', '
 """Backbones of explicit widths that the width-changing methods (DNA, Network Adjustment) start from."""
 
 
-def check_derived_backbone(cfg, key: str, role: str, error: Type[Exception] = ValueError) -> dict:
-    """``cfg.model.backbone`` when it is one of :data:`WIDTH_SEED_BACKBONES`, else ``error`` naming ``key``."""
+def check_derived_backbone(cfg, key: str, role: str, error: Type[Exception] = ValueError,
+                           allowed=None) -> dict:
+    """``cfg.model.backbone`` when it is one of ``allowed`` (default :data:`WIDTH_SEED_BACKBONES`),
+    else ``error`` naming ``key``."""
+    allowed = WIDTH_SEED_BACKBONES if allowed is None else allowed
     backbone = cfg.get('model', {}).get('backbone', {})
-    if backbone.get("type") not in WIDTH_SEED_BACKBONES:
-        raise error(f'{key}: model.backbone must be one of {list(WIDTH_SEED_BACKBONES)} ({role}), got '
+    if backbone.get("type") not in allowed:
+        raise error(f'{key}: model.backbone must be one of {list(allowed)} ({role}), got '
                     f"{backbone.get('type')!r}")
     return backbone
+
+
+def config_choice_list(value, field: str, allowed, error: Type[Exception] = ValueError) -> list:
+    """``value`` (one entry, a sequence or None) as a list whose every entry is in ``allowed``, else
+    ``error`` naming ``field`` and the unknown entries."""
+    out = [value] if isinstance(value, str) else list(value or [])
+    bad = [x for x in out if x not in allowed]
+    if bad:
+        raise error(f'{field}: unknown entries {bad}; allowed: {list(allowed)}')
+    return out

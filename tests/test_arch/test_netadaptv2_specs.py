@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn as nn
 
-from mmadapt.arch import SpecError, load_spec, resolve_subnet, spec_from_dict
+from mmadapt.arch import ElasticSpace, SpecError, load_spec, resolve_subnet, spec_from_dict
 from mmadapt.cost import classifier_cost, count_model, spec_cost
 from mmadapt.cost.latency import spec_units
 from mmadapt.models import DerivedMobileNetV3
@@ -292,3 +292,28 @@ def test_elastic_subnets_must_fit_the_max_depthwise_and_squeeze_widths():
     with pytest.raises(SpecError, match=r'stage 3 layer 0: conv width 32 is wider than the max 24'):
         resolve_subnet(TINY_MAX, _sub([[(None, 4, 8, None)], [(24, 12, 12, None), (40, 20, 16, None)],
                                        [(48, 16, 20, 8)], [(96, 40, 32, None)]]))
+
+
+@pytest.mark.parametrize('space,table', [('netadaptv2_space_latency', 'netadaptv2_table8'),
+                                         ('netadaptv2_space_madds', 'netadaptv2_table9')])
+def test_discovered_networks_run_inside_their_elastic_spaces(space, table):
+    """Stages 0-2 (a strided depthwise bypass in Table 9, removed blocks, padded residuals): the elastic
+    space at the table's network, and at a random draw of ElasticSpace, equals the exported network."""
+    torch.manual_seed(0)
+    net = ElasticMobileNetV3(spec=space, out_indices=(2, ), pad_outputs=False)
+    g = torch.Generator().manual_seed(1)
+    for m in net.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5, generator=g)
+            m.running_var.uniform_(0.5, 1.5, generator=g)
+    net = net.double().eval()
+    x = torch.randn(1, 3, 32, 32, dtype=torch.float64)
+    draw = ElasticSpace(space, width_ratios=[i / 8 for i in range(9)], kernels=(3, 5, 7), divisor=1).sample(g)
+    for sub in (load_spec(table), draw):
+        net.set_subnet(sub)
+        spec, state = net.export_subnet()
+        derived = MODELS.build(dict(net.derived_config(spec), init_cfg=[]))
+        derived.load_state_dict(state, strict=True)
+        derived.double().eval()
+        with torch.no_grad():
+            assert torch.equal(net(x)[0], derived(x)[0]), sub.name

@@ -171,6 +171,33 @@ def test_configs_build():
         assert evaluator == dict(type='DepthMetric', min_depth_eval=1e-3, max_depth_eval=10.0)
 
 
+def test_nyu_config_pipelines_on_nyu_sized_frames(depth_root, tmp_path):
+    """The NYU config's pipelines on 480x640 frames in NYU's layout (generated ones, resized): training
+    samples are 224x224 image and depth; test samples are 224x224 images with the full 480x640 depth."""
+    import cv2
+    from mmengine.registry import init_default_scope
+    from mmseg.registry import DATASETS
+    init_default_scope('mmseg')
+    cfg = Config.fromfile(NYU_CONFIG)
+    for split, loader in (('train', cfg.train_dataloader), ('test', cfg.val_dataloader)):
+        for sub in ('images', 'annotations'):
+            (tmp_path / sub / split).mkdir(parents=True)
+        img = cv2.imread(str(depth_root / 'images' / split / '000000.jpg'))
+        depth = cv2.imread(str(depth_root / 'annotations' / split / '000000.png'), cv2.IMREAD_UNCHANGED)
+        cv2.imwrite(str(tmp_path / 'images' / split / 'kitchen_0001.jpg'), cv2.resize(img, (640, 480)))
+        cv2.imwrite(str(tmp_path / 'annotations' / split / 'kitchen_0001.png'),
+                    cv2.resize(depth, (640, 480), interpolation=cv2.INTER_NEAREST))
+        ds = DATASETS.build(dict(loader.dataset, data_root=str(tmp_path)))
+        assert len(ds) == 1
+        data = ds[0]
+        sample = data['data_samples']
+        assert tuple(data['inputs'].shape) == (3, 224, 224)
+        assert tuple(sample.gt_depth_map.shape) == ((224, 224) if split == 'train' else (480, 640))
+        assert sample.category_id == 6  # NYU's scene class from the file name ('kitchen')
+        assert 1.0 <= float(sample.gt_depth_map.data[sample.gt_depth_map.data > 0].min())
+        assert float(sample.gt_depth_map.data.max()) <= 9.5 + 1e-3
+
+
 def test_two_iterations_report_depth_metrics(depth_root, tmp_path):
     opts = data_options(depth_root, 'fastdepth_shapes')
     opts.update({'train_dataloader.batch_size': 4, 'val_dataloader.batch_size': 4, 'train_cfg.max_epochs': 1,

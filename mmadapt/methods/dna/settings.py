@@ -28,7 +28,7 @@
 from mmengine.config import Config
 
 from mmadapt.engine.pipeline import PipelineConfigError
-from mmadapt.utils.config_values import (check_derived_backbone, config_bool, config_field_number,
+from mmadapt.utils.config_values import (check_derived_backbone, config_bool, config_choice_list, config_field_number,
                                           config_method_dict, config_section)
 
 from .loop import BUDGET_LOSSES, DERIVES
@@ -122,12 +122,7 @@ def dna_settings(cfg: Config) -> dict:
     if out['compare_init'] not in COMPARE_INITS:
         raise DNAConfigError(f"dna.compare_init {out['compare_init']!r} not allowed; allowed: {list(COMPARE_INITS)}")
     _number(t['markov_tolerance'], 'target.markov_tolerance', 0, 0.5, low_open=True)
-    compare = d.get('compare', _DEFAULTS['compare'])
-    compare = [compare] if isinstance(compare, str) else list(compare or [])
-    bad = [x for x in compare if x not in COMPARES]
-    if bad:
-        raise DNAConfigError(f'dna.compare: unknown entries {bad}; allowed: {list(COMPARES)}')
-    out['compare'] = compare
+    out['compare'] = config_choice_list(d.get('compare', _DEFAULTS['compare']), 'dna.compare', COMPARES, DNAConfigError)
     ck = out['seed']['checkpoint']
     if ck is not None and not isinstance(ck, str):
         raise DNAConfigError(f"dna.seed.checkpoint must be a file, 'train' or None, got {ck!r}")

@@ -26,13 +26,13 @@ import time
 from typing import Dict, List, Optional, Sequence
 
 import torch
-from mmengine.dist import all_gather_object, broadcast_object_list, get_dist_info, is_main_process
+from mmengine.dist import all_gather_object, get_dist_info, is_main_process
 from mmengine.logging import print_log
 from mmengine.runner import BaseLoop
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmadapt.arch import dump_spec
-from mmadapt.engine.launch import unwrap
+from mmadapt.engine.launch import broadcast_object, check_identical_on_ranks, unwrap
 from mmadapt.registry import LOOPS
 from mmadapt.utils.fileio import atomic_write_text, read_json_object
 
@@ -234,20 +234,12 @@ class MCDSearchLoop(BaseLoop):
         return [out[k] for k in range(len(genomes))]
 
     # -- the search ---------------------------------------------------------------------------------
-    def _share(self, obj):
-        _, world = get_dist_info()
-        if world < 2:
-            return obj
-        box = [obj]
-        broadcast_object_list(box, src=0)
-        return box[0]
-
     def _mcd(self) -> MCD:
         space, cost = self.space, self.cost
         r_init = None
         if is_main_process():
             r_init = (cost(space.spec(space.max_genome)), cost(space.spec(space.min_genome)))
-        r_init = self._share(r_init)
+        r_init = broadcast_object(r_init)
         budget = self.budget if self.budget is not None else self.budget_ratio * r_init[0]
         costs = {space.max_genome: r_init[0], space.min_genome: r_init[1]}
         # ranks other than 0 read only costs rank 0 sent them (a lazy latency table differs per rank)
@@ -311,7 +303,7 @@ class MCDSearchLoop(BaseLoop):
             if is_main_process():
                 samples = mcd.propose(i, tuple(state['genome']), target)
                 proposal = (samples, [mcd.cost(s) for s in samples])
-            samples, costs = self._share(proposal)
+            samples, costs = broadcast_object(proposal)
             samples = [tuple(s) for s in samples]
             mcd._costs.update(zip(samples, costs))
             scores = self._score(samples) if samples else []
@@ -323,6 +315,9 @@ class MCDSearchLoop(BaseLoop):
                       f'({time.time() - t0:.1f} s), best {state["cost"]:.6g} {unit} score {state["score"]:.4g}',
                       logger='current')
         self.state = state
+        check_identical_on_ranks([torch.tensor(state['genome'], dtype=torch.float64),
+                                  torch.tensor([state['cost'], state['score']], dtype=torch.float64)],
+                                 f'NetAdaptV2 search state (genome, resource, score) ... after iteration {state["iteration"]}')
         if mcd.done(state):
             self._write_results(mcd, state)
         self.backbone.set_subnet(None)

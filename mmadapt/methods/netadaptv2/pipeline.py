@@ -6,6 +6,8 @@ derived spec backbone (the initial network), plus a ``netadaptv2`` dict (:mod:`.
 dir::
 
     holdout.json             the seeded held-out split of the training set
+    initial/                 (netadaptv2.seed.checkpoint='train') the initial network trained with the
+                             config's recipe on the training split: the super-network starts from it
     supernet/                the elastic network of the initial spec (bypass limits added, App. B),
                              trained with ordered dropout on the training set minus the held-out split
     latency_table.json       (latency cost) the lazily measured table, calibrated on whole networks
@@ -26,13 +28,14 @@ import os.path as osp
 from typing import Dict, List, Optional
 
 from mmengine.config import Config, ConfigDict
-from mmengine.dist import barrier, broadcast_object_list, get_dist_info, is_main_process
+from mmengine.dist import barrier, is_main_process
 from mmengine.logging import print_log
 
 from mmadapt.arch import dump_spec, load_spec
 from mmadapt.engine.derived_train import (checkpoint_state, elastic_backbone_config, export_supernet, train_config,
                                           with_epochs, write_init)
 from mmadapt.engine.holdout import holdout_split, use_holdout
+from mmadapt.engine.launch import broadcast_object
 from mmadapt.engine.pipeline import (PipelineFileError, clear_done, count_network, fit_input_widths, mark_done,
                                      open_pipeline_config, read_done, read_run_metrics, resolve_stored_path, run_stage,
                                      stage_dir, stored_path)
@@ -76,6 +79,8 @@ def supernet_config(cfg: Config, nav2: dict, max_spec, split_file: str, load_fro
     """Ordered-dropout training of the super-network on the training split (validated on the held-out
     split at the max network)."""
     scfg = with_epochs(_elastic_config(cfg, max_spec, split_file, load_from), nav2['supernet']['epochs'])
+    if nav2['supernet']['optim_wrapper'] is not None:
+        scfg.optim_wrapper = ConfigDict(nav2['supernet']['optim_wrapper'])
     hooks = [h for h in (scfg.get('custom_hooks') or []) if 'OrderedDropoutHook' not in str(h.get('type', ''))]
     hooks.append(dict(type='mmadapt.OrderedDropoutHook', kernel_sampling=nav2['supernet']['kernel_sampling'],
                       seed=nav2['search']['seed'], **_space_kwargs(nav2)))
@@ -192,7 +197,7 @@ def run_pipeline(config, work_dir: Optional[str] = None, cfg_options: Optional[d
     nav2 = nav2_settings(cfg)
     seed, max_spec = max_spec_of(cfg, nav2)
     out_indices = cfg.model.backbone.get('out_indices')
-    stages = ['supernet', 'search', 'final', 'seed']
+    stages = ['initial', 'supernet', 'search', 'final', 'seed']
     if not resume:
         clear_done(root, stages)
     _early_budget_check(cfg, nav2, max_spec)
@@ -200,12 +205,31 @@ def run_pipeline(config, work_dir: Optional[str] = None, cfg_options: Optional[d
     holdout_split(cfg, nav2['holdout'], split_file, NAv2ConfigError, 'netadaptv2.holdout')
     epochs = nav2['final']['epochs']
 
+    # the initial network's weights: a checkpoint, or trained here with the config's recipe
+    seed_ckpt = nav2['seed']['checkpoint']
+    if seed_ckpt == 'train':
+        done = read_done(root, 'initial') if resume else None
+        if done is None:
+            idir = stage_dir(root, 'initial')
+            icfg = use_holdout(train_config(cfg, seed), cfg, split_file, NAv2ConfigError, 'netadaptv2')
+            for key in ('test_dataloader', 'test_evaluator', 'test_cfg'):
+                icfg[key] = None
+            if is_main_process():
+                os.makedirs(idir, exist_ok=True)
+            print_log('NetAdaptV2: training the initial network with the config\'s recipe (netadaptv2.seed.checkpoint='
+                      "'train')", logger='current')
+            _, seconds = run_stage(icfg, idir, launcher, resume, f'{name}_initial', test=False)
+            mark_done(root, 'initial', dict(record=dict(seconds=seconds, val=read_run_metrics(idir, NAv2FileError)['val']),
+                                            checkpoint=stored_path(root, latest_checkpoint(idir))))
+            done = read_done(root, 'initial')
+        seed_ckpt = resolve_stored_path(root, 'initial', 'checkpoint', done['checkpoint'], error=NAv2ConfigError)
+
     # the super-network
     done = read_done(root, 'supernet') if resume else None
     if done is None:
         sdir = stage_dir(root, 'supernet')
-        scfg = supernet_config(cfg, nav2, max_spec, split_file, nav2['seed']['checkpoint'])
-        if nav2['seed']['checkpoint'] is None:
+        scfg = supernet_config(cfg, nav2, max_spec, split_file, seed_ckpt)
+        if seed_ckpt is None:
             print_log('NetAdaptV2: no initial weights (netadaptv2.seed.checkpoint); the super-network trains from '
                       'scratch', logger='current')
         if is_main_process():
@@ -223,7 +247,7 @@ def run_pipeline(config, work_dir: Optional[str] = None, cfg_options: Optional[d
     cost = prepare_cost(cfg, nav2, root, max_spec, seed)
     sc = build_search_cost(cost, out_indices)
     seed_measured = _measure(seed, cfg, nav2) if cost['type'] == 'latency' else None
-    seed_measured = _share(seed_measured)
+    seed_measured = broadcast_object(seed_measured)
     space = NAv2Space(max_spec, **_space_kwargs(nav2))
     r_init = sc(space.spec(space.max_genome))
     if nav2['budget'] is not None:
@@ -343,15 +367,6 @@ def _walk_trajectory(cfg, nav2, root, search_dir, max_spec, split_file, super_ck
             return rec
     raise NAv2ConfigError('netadaptv2.final.init="trajectory": the search trajectory is empty (the seed already '
                           'meets the budget)')
-
-
-def _share(obj):
-    _, world = get_dist_info()
-    if world < 2:
-        return obj
-    box = [obj]
-    broadcast_object_list(box, src=0)
-    return box[0]
 
 
 def _score(row: dict) -> Optional[float]:

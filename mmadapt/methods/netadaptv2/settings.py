@@ -4,13 +4,15 @@
 
     netadaptv2 = dict(
         seed=dict(checkpoint=None),     # weights of the initial network (model.backbone's derived spec):
-                                        # a checkpoint of the task model, or None (super-net from scratch)
+                                        # a checkpoint of the task model, 'train' (trained first with the
+                                        # config's recipe on the training split), or None (from scratch)
         holdout=dict(size=0.2, seed=0), # the held-out split of the training set (samples or a fraction)
         bypass=8,                       # channel-level bypass limits, App. B: T = bypass x stride / 2 on every
                                         # layer without a residual shortcut (0 / None: no CBC, NetAdapt v1)
         space=dict(widths=9, kernels=None, divisor=1, elastic_stem=False, elastic_head=True),
         supernet=dict(epochs=None,      # ordered-dropout epochs (None: the config's max_epochs)
-                      kernel_sampling='batch'),
+                      kernel_sampling='batch',
+                      optim_wrapper=None),   # None: the config's
         budget=None,                    # the resource to reach (MAdds, or ms for a latency cost), or
         budget_ratio=None,              # a fraction of the seed's (measured latency for a latency cost)
         cost=dict(type='madds', input_size=(224, 224)),   # or type='latency' (netadaptv2.cost)
@@ -28,13 +30,15 @@
 from mmengine.config import Config
 
 from mmadapt.engine.pipeline import PipelineConfigError
-from mmadapt.utils.config_values import (check_derived_backbone, config_bool, config_field_number,
+from mmadapt.utils.config_values import (check_derived_backbone, config_bool, config_choice_list, config_field_number,
                                           config_method_dict, config_section)
 
 from .loop import EVAL_MODES
 from .mcd import CRITERIA
 
 INITS = ('supernet', 'scratch', 'trajectory')
+# the derived backbones whose families have channel-level bypass and an elastic network
+INITIAL_BACKBONES = ('mmadapt.DerivedMobileNetV2', 'mmadapt.DerivedMobileNetV1', 'mmadapt.DerivedMobileNetV3')
 COMPARES = ('seed', )
 
 _DEFAULTS = dict(
@@ -42,7 +46,7 @@ _DEFAULTS = dict(
     holdout=dict(size=0.2, seed=0),
     bypass=8,
     space=dict(widths=9, kernels=None, divisor=1, elastic_stem=False, elastic_head=True),
-    supernet=dict(epochs=None, kernel_sampling='batch'),
+    supernet=dict(epochs=None, kernel_sampling='batch', optim_wrapper=None),
     budget=None,
     budget_ratio=None,
     cost=dict(type='madds', input_size=None),
@@ -65,7 +69,7 @@ def _number(value, where: str, low=None, high=None, integer: bool = False, low_o
 def nav2_settings(cfg: Config) -> dict:
     """The ``netadaptv2`` dict of ``cfg`` with defaults filled in and every field checked."""
     d = config_method_dict(cfg, 'netadaptv2', _DEFAULTS, 'NetAdaptV2', NAv2ConfigError)
-    check_derived_backbone(cfg, 'netadaptv2', 'the initial network', NAv2ConfigError)
+    check_derived_backbone(cfg, 'netadaptv2', 'the initial network', NAv2ConfigError, INITIAL_BACKBONES)
     out = {key: config_section(d, key, _DEFAULTS[key], f'netadaptv2.{key}', NAv2ConfigError)
            for key in ('seed', 'holdout', 'space', 'supernet', 'search', 'final', 'latency')}
     cost = dict(_DEFAULTS['cost'], **(d.get('cost') or {}))
@@ -117,15 +121,10 @@ def nav2_settings(cfg: Config) -> dict:
         _number(f['epochs'], 'final.epochs', 1, integer=True)
     _number(f['transfer_epochs'], 'final.transfer_epochs', 1, integer=True)
     _number(f['transfer_every'], 'final.transfer_every', 1, integer=True)
-    compare = d.get('compare', _DEFAULTS['compare'])
-    compare = [compare] if isinstance(compare, str) else list(compare or [])
-    bad = [x for x in compare if x not in COMPARES]
-    if bad:
-        raise NAv2ConfigError(f'netadaptv2.compare: unknown entries {bad}; allowed: {list(COMPARES)}')
-    out['compare'] = compare
+    out['compare'] = config_choice_list(d.get('compare', _DEFAULTS['compare']), 'netadaptv2.compare', COMPARES, NAv2ConfigError)
     ck = out['seed']['checkpoint']
     if ck is not None and not isinstance(ck, str):
-        raise NAv2ConfigError(f'netadaptv2.seed.checkpoint must be a file or None, got {ck!r}')
+        raise NAv2ConfigError(f"netadaptv2.seed.checkpoint must be a file, 'train' or None, got {ck!r}")
     if cfg.get('load_from'):
         raise NAv2ConfigError('netadaptv2: remove load_from; give the initial weights as netadaptv2.seed.checkpoint')
     for key in ('widths', ):

@@ -57,8 +57,9 @@ class ChannelModulation:
         return y
 
     def bypass_kept(self, name: str) -> Optional[torch.Tensor]:
-        """Per-sample conv widths (N,) of the channel-level bypass of block ``name``: image n takes its
-        channels ``kept[n] <= j`` from the bypass. ``None``: the sub-network's own width for all."""
+        """Per-sample conv widths (N,) of the channel-level bypass of block ``name`` (or of the depthwise
+        conv ``'{block}.depthwise_conv'`` of an MBConv, ``_d``): image n takes its channels ``kept[n] <= j``
+        from the bypass. ``None``: the sub-network's own width for all."""
         return None
 
 

@@ -26,6 +26,7 @@ from mmcv.cnn import ConvModule
 from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from mmseg.models.utils import resize
 
+from mmadapt.models.backbones.ops import match_width
 from mmadapt.registry import MODELS
 
 
@@ -182,7 +183,10 @@ class NNConv5Head(BaseDecodeHead):
 
     def forward(self, inputs) -> torch.Tensor:
         """Depth (N, 1, H', W') from the backbone outputs (raw, not clamped)."""
-        feats = self._transform_inputs(inputs)
+        # a narrower input (the encoder of an adapted network: a NetAdaptV2 / DNA found network whose
+        # skip widths shrank) is zero-padded to the width the head was built for, as an elastic
+        # backbone's padded outputs are; the additive skips stay additions of equal widths
+        feats = [match_width(f, c) for f, c in zip(self._transform_inputs(inputs), self.in_channels)]
         x = feats[-1]
         skips = dict(zip(self.skip_stages, feats[:-1][::-1]))
         for i, stage in enumerate(self.stages):
