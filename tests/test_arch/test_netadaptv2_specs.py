@@ -19,6 +19,15 @@ NOTES_MADDS = {'netadaptv2_table8': 223.1e6, 'netadaptv2_table9': 311.3e6, 'mobi
 PAPER_MADDS = {'netadaptv2_table8': 225e6, 'netadaptv2_table9': 314e6}
 
 
+
+def _exported(net):
+    """The derived network of ``net``'s active sub-network with its exported weights (float64, eval),
+    its spec and its state dict."""
+    spec, state = net.export_subnet()
+    derived = MODELS.build(dict(net.derived_config(spec), init_cfg=[]))
+    derived.load_state_dict(state, strict=True)
+    return derived.double().eval(), spec, state
+
 def _io(spec):
     """(input width, conv path width, output width, has residual) of every layer."""
     return [(i.in_channels, i.conv_out(i.candidates[0]), i.out_channels, i.has_shortcut()) for i in spec.layers()]
@@ -249,10 +258,7 @@ def test_elastic_subnets_with_depthwise_widths_equal_their_exported_networks():
     x = torch.randn(2, 3, 24, 20, dtype=torch.float64)
     for sub in SUBS:
         net.set_subnet(sub)
-        spec, state = net.export_subnet()
-        derived = MODELS.build(dict(net.derived_config(spec), init_cfg=[]))
-        derived.load_state_dict(state, strict=True)
-        derived.double().eval()
+        derived, spec, state = _exported(net)
         with torch.no_grad():
             ys, zs = net(x), derived(x)
         for y, z in zip(ys, zs):
@@ -311,9 +317,6 @@ def test_discovered_networks_run_inside_their_elastic_spaces(space, table):
     draw = ElasticSpace(space, width_ratios=[i / 8 for i in range(9)], kernels=(3, 5, 7), divisor=1).sample(g)
     for sub in (load_spec(table), draw):
         net.set_subnet(sub)
-        spec, state = net.export_subnet()
-        derived = MODELS.build(dict(net.derived_config(spec), init_cfg=[]))
-        derived.load_state_dict(state, strict=True)
-        derived.double().eval()
+        derived, spec, state = _exported(net)
         with torch.no_grad():
             assert torch.equal(net(x)[0], derived(x)[0]), sub.name

@@ -7,7 +7,7 @@ import os.path as osp
 import pytest
 from mmengine.config import Config
 
-import mmadapt  # noqa: F401
+import mmadapt  # noqa: F401  (registers the loops and hooks)
 from mmadapt.cost.config_cost import build_model_from_config
 from mmadapt.methods.netadaptv2 import NAv2Space
 from mmadapt.methods.netadaptv2.pipeline import max_spec_of, search_config, supernet_config

@@ -15,15 +15,7 @@ from mmadapt.methods.netadaptv2 import MCD, NAv2Space, with_bypass
 from mmadapt.models.backbones import ElasticMobileNetV2
 from mmadapt.models.checkpoint import build_spec_backbone
 
-TINY = dict(name='tiny_mbv2', family='mbv2', stem=dict(out_channels=16, kernel=3, stride=2),
-            stages=[dict(out_channels=8, stride=1, blocks=['k3e1']),
-                    dict(out_channels=16, stride=2, blocks=['k3e6', 'k3e6']),
-                    dict(out_channels=24, stride=2, blocks=['k3e6', 'k3e6']),
-                    dict(out_channels=32, stride=2, blocks=['k3e6', 'k3e6']),
-                    dict(out_channels=48, stride=1, blocks=['k3e6']),
-                    dict(out_channels=64, stride=2, blocks=['k3e6']),
-                    dict(out_channels=64, stride=1, blocks=['k3e6'])],
-            head=dict(out_channels=128))
+TINY = 'mobilenet_v2_tiny'  # the NetAdaptV2 demo's initial network (mmadapt/arch/specs)
 
 
 @pytest.fixture(scope='module')

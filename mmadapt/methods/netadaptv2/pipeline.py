@@ -329,6 +329,8 @@ def run_pipeline(config, work_dir: Optional[str] = None, cfg_options: Optional[d
         top = space.spec(space.max_genome)
         rows['seed'] = train('seed', top, seed_init, supernet_init(top, 'seed') if seed_init == 'supernet' else None,
                              epochs)
+    if cost['type'] == 'latency':  # the table as the search left it (its units, its calibration)
+        sc = build_search_cost(cost, out_indices)
     for key, row in rows.items():
         if cost['type'] == 'latency' and is_main_process():
             spec = load_spec(row['spec'])
