@@ -272,7 +272,7 @@ def run_pipeline(config, work_dir: Optional[str] = None, cfg_options: Optional[d
                                'budget (max_iterations); run again with --resume to go on')
         record = dict(seconds=seconds, budget=budget, unit=sc.unit, r_init=loop.mcd.r_init,
                       iterations=loop.state['iteration'], samples=loop.state['samples_evaluated'],
-                      found=load_spec(osp.join(search_dir, 'found_spec.yaml')).to_dict(),
+                      found=loop.space.spec(loop.state['genome']).to_dict(),  # every rank holds it (checked)
                       found_cost=loop.state['cost'], found_score=loop.state['score'], start_score=loop.start_score)
         mark_done(root, 'search', dict(record=record))
         done = read_done(root, 'search')
