@@ -18,7 +18,7 @@ a target device, as in NetAdaptV2. The model here follows NetAdaptV2's latency t
   weights hot in cache and without the framework's work between modules (NetAdaptV2: a few % with
   conv + BN + activation entries, ~35 % with conv-only entries; on this project's 2-core CPU at
   224x224, one thread: 6-18 % for ten ImageNet backbones). So the prediction is
-  ``factor x sum of entries``, with one factor fitted by :func:`calibrate` on a few whole networks
+  ``factor x sum of entries`` (+ ``offset`` with ``method='affine'``), fitted by :func:`calibrate` on a few whole networks
   measured with the same protocol (:func:`measure_network`; the networks are built above this layer,
   e.g. by ``mmadapt.models.build_spec_backbone``, and passed in).
 
@@ -39,7 +39,7 @@ environment is refused (:meth:`LatencyTable.load`). The JSON format::
       "batch": 1,                                  # batch of the units predict() enumerates
       "warmup": 10, "repeats": 30,                 # protocol of the latest measurements
       "allocator": "keep",                         # 'keep' after keep_heap_memory(), else 'default'
-      "calibration": {"factor": 1.04, "method": "median", "input_hw": [224, 224], "batch": 1,
+      "calibration": {"factor": 1.04, "offset": 0.0, "method": "median", "input_hw": [224, 224], "batch": 1,
                       "networks": [{"spec": "mobilenet_v2", "input_hw": [224, 224], "batch": 1,
                                     "measured_ms": 20.1, "predicted_raw_ms": 19.3}]},
       "entries": {"conv_i3_o32_k3_s2_d1_g1_224x224_relu6_b1": 0.412, ...}   # Unit.key -> ms
@@ -83,6 +83,8 @@ UNIT_ACT_CFGS = {'relu': dict(type='ReLU'), 'relu6': dict(type='ReLU6'), 'hswish
                  'swish': dict(type='SiLU')}
 _SE_GATE_MODULES = {'hsigmoid': nn.Hardsigmoid, 'sigmoid': nn.Sigmoid}
 FIT_METHODS = ('median', 'mean')
+# calibration fits: one factor (FIT_METHODS), or factor and offset ('affine')
+CALIBRATIONS = FIT_METHODS + ('affine', )
 ON_MISMATCH = ('error', 'drop')
 COST_KINDS = ('madds', 'latency')
 
@@ -686,7 +688,7 @@ class LatencyTable:
     def __init__(self, device: Union[str, torch.device] = 'cpu', threads: int = 1, batch: int = 1,
                  warmup: int = 10, repeats: int = 30, lazy: bool = False,
                  entries: Optional[Dict[str, float]] = None, factor: float = 1.0,
-                 calibration: Optional[Dict] = None, allocator: Optional[str] = None):
+                 calibration: Optional[Dict] = None, allocator: Optional[str] = None, offset: float = 0.0):
         if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
             raise ValueError(f'threads must be a positive integer, got {threads!r}')
         if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
@@ -705,6 +707,9 @@ class LatencyTable:
                 raise ValueError(f'entry {key!r}: latency must be a finite number of ms >= 0, got {ms!r}')
             self.entries[key] = float(ms)
         self.factor = float(factor)
+        if not (isinstance(offset, (int, float)) and math.isfinite(offset)):
+            raise ValueError(f'offset must be a finite number of ms, got {offset!r}')
+        self.offset = float(offset)
         self.calibration = calibration
         self.allocator = current_allocator() if allocator is None else allocator
         if self.allocator not in ALLOCATORS:
@@ -724,7 +729,7 @@ class LatencyTable:
 
     def __repr__(self) -> str:
         return (f'LatencyTable({len(self)} entries, device={self.device_name!r}, torch={self.torch_version}, '
-                f'threads={self.threads}, batch={self.batch}, factor={self.factor:.4f})')
+                f'threads={self.threads}, batch={self.batch}, factor={self.factor:.4f}, offset={self.offset:.4f})')
 
     # -- entries -------------------------------------------------------------------------------
     def lookup(self, unit: Unit) -> float:
@@ -785,7 +790,7 @@ class LatencyTable:
     def predict(self, spec, input_hw: Tuple[int, int], out_indices: Optional[Sequence[int]] = None,
                 batch: Optional[int] = None) -> float:
         """Predicted latency of a derived spec in ms: ``factor x`` :meth:`raw_predict`."""
-        return self.factor * self.raw_predict(spec, input_hw, out_indices, batch)
+        return self.factor * self.raw_predict(spec, input_hw, out_indices, batch) + self.offset
 
     def layer_latencies(self, units: SpecUnits) -> List[List[float]]:
         """Uncalibrated latency (ms) of every candidate of every layer: a lookup table for a search."""
@@ -855,8 +860,9 @@ class LatencyTable:
             return table
         calibration = d.get('calibration')
         factor = 1.0 if not calibration else calibration.get('factor', 1.0)
+        offset = 0.0 if not calibration else calibration.get('offset', 0.0)
         return cls(device, threads=table.threads, batch=d['batch'], warmup=d['warmup'], repeats=d['repeats'],
-                   lazy=lazy, entries=d['entries'], factor=factor, calibration=calibration,
+                   lazy=lazy, entries=d['entries'], factor=factor, calibration=calibration, offset=offset,
                    allocator=d.get('allocator', 'default'))
 
 
@@ -903,6 +909,22 @@ def fit_factor(predicted: Sequence[float], measured: Sequence[float], method: st
     return float(statistics.median(ratios) if method == 'median' else statistics.fmean(ratios))
 
 
+def fit_affine(predicted: Sequence[float], measured: Sequence[float]) -> Tuple[float, float]:
+    """``(f, o)`` with ``measured ~ f x predicted + o`` by least squares: the sum of isolated units
+    misses a whole network's fixed cost (the framework's work between modules), which a factor alone
+    spreads over large networks (over-predicted) and small ones (under-predicted). Needs at least
+    two networks of different predictions; a fit with ``f <= 0`` raises ValueError."""
+    fit_factor(predicted, measured)  # the checks on the values
+    if len(set(predicted)) < 2:
+        raise ValueError('an affine calibration needs at least two networks of different predicted latency')
+    mp, mm = statistics.fmean(predicted), statistics.fmean(measured)
+    f = sum((p - mp) * (m - mm) for p, m in zip(predicted, measured)) / sum((p - mp) ** 2 for p in predicted)
+    if not f > 0:
+        raise ValueError(f'the affine fit gives a factor {f:.4g} <= 0: measured latency does not grow with the '
+                         "prediction over these networks; calibrate on networks of more different sizes or use 'median'")
+    return float(f), float(mm - f * mp)
+
+
 def calibrate(table: LatencyTable, specs: Sequence, input_hw: Tuple[int, int],
               measured: Optional[Sequence[float]] = None, method: str = 'median',
               out_indices: Optional[Sequence[int]] = None, networks: Optional[Sequence[nn.Module]] = None) -> float:
@@ -917,7 +939,8 @@ def calibrate(table: LatencyTable, specs: Sequence, input_hw: Tuple[int, int],
         specs: derived specs (names, paths, dicts or specs).
         input_hw: image size (H, W) of every measurement.
         measured: whole-network latencies (ms) to use instead of measuring, one per spec.
-        method: ``'median'`` or ``'mean'``, see :func:`fit_factor`.
+        method: ``'median'`` or ``'mean'`` (one factor, see :func:`fit_factor`), or ``'affine'`` (a factor
+            and an offset in ms, see :func:`fit_affine`; the table's ``offset``).
         out_indices: as given to the backbones (default: the whole network).
         networks: the backbones of ``specs``, one per spec in the same order and built with
             ``out_indices`` (e.g. ``[mmadapt.models.build_spec_backbone(s, out_indices) for s in
@@ -935,16 +958,21 @@ def calibrate(table: LatencyTable, specs: Sequence, input_hw: Tuple[int, int],
                          'or their latencies (measured=)')
     if measured is None and len(networks) != len(specs):
         raise ValueError(f'networks has {len(networks)} modules for {len(specs)} specs')
+    if method not in CALIBRATIONS:
+        raise ValueError(f'method must be one of {CALIBRATIONS}, got {method!r}')
     hw = _check_hw(input_hw)
     predicted = [table.raw_predict(s, hw, out_indices) for s in specs]
     if measured is None:
         table.check_allocator()
         measured = [measure_network(n, hw, table.batch, table.threads, table.warmup, table.repeats, table.device,
                                     in_channels=s.in_channels) for s, n in zip(specs, networks)]
-    factor = fit_factor(predicted, measured, method)
-    table.factor = factor
+    if method == 'affine':
+        factor, offset = fit_affine(predicted, measured)
+    else:
+        factor, offset = fit_factor(predicted, measured, method), 0.0
+    table.factor, table.offset = factor, offset
     table.calibration = dict(
-        factor=factor, method=method, input_hw=list(hw), batch=table.batch,
+        factor=factor, offset=offset, method=method, input_hw=list(hw), batch=table.batch,
         networks=[dict(spec=s.name, input_hw=list(hw), batch=table.batch, measured_ms=float(m),
                        predicted_raw_ms=float(p)) for s, p, m in zip(specs, predicted, measured)])
     return factor

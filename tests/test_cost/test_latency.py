@@ -432,7 +432,7 @@ def test_cli_writes_and_extends_a_table(tmp_path, capsys):
     keys = {u.key for s in (super_path, tiny_path, 'resnet18') for u in spec_units(s, (32, 32)).all_units()}
     assert set(d['entries']) == keys
     cal = d['calibration']
-    assert set(cal) == {'factor', 'method', 'input_hw', 'batch', 'networks'}
+    assert set(cal) == {'factor', 'offset', 'method', 'input_hw', 'batch', 'networks'}
     assert [n['spec'] for n in cal['networks']] == ['tiny', 'resnet18']
     assert set(cal['networks'][0]) == {'spec', 'input_hw', 'batch', 'measured_ms', 'predicted_raw_ms'}
     text = capsys.readouterr().out
@@ -448,3 +448,23 @@ def test_cli_writes_and_extends_a_table(tmp_path, capsys):
     with pytest.raises(SystemExit, match='searchable'):
         main(['--calibrate', super_path, '--shape', '32', '--out', str(tmp_path / 'x.json'), '--malloc', 'default'])
     assert current_allocator() == 'default'
+
+
+def test_affine_calibration_fits_a_fixed_cost_and_round_trips(tmp_path):
+    """measured = 1.2 x units + 0.3 ms on three networks: the fit finds both, predictions carry the
+    offset, and a saved table loads with it."""
+    from mmadapt.cost.latency import LatencyTable, calibrate, fit_affine
+    assert fit_affine([1.0, 2.0, 4.0], [1.5, 2.7, 5.1]) == pytest.approx((1.2, 0.3))
+    with pytest.raises(ValueError, match='different predicted'):
+        fit_affine([1.0, 1.0], [1.0, 2.0])
+    with pytest.raises(ValueError, match='<= 0'):
+        fit_affine([1.0, 2.0], [2.0, 1.0])
+    table = LatencyTable('cpu', threads=1, lazy=True, warmup=1, repeats=3)
+    specs = ['mobilenet_v2', 'mobilenet_v2_x0.5', 'mobilenet_v2_tiny']
+    raw = [table.raw_predict(s, (32, 32)) for s in specs]
+    factor = calibrate(table, specs, (32, 32), measured=[1.2 * r + 0.3 for r in raw], method='affine')
+    assert factor == pytest.approx(1.2) and table.offset == pytest.approx(0.3)
+    assert table.predict('mobilenet_v2_tiny', (32, 32)) == pytest.approx(1.2 * raw[2] + 0.3)
+    table.save(str(tmp_path / 't.json'))
+    again = LatencyTable.load(str(tmp_path / 't.json'), threads=1)
+    assert again.offset == pytest.approx(0.3) and again.factor == pytest.approx(1.2)

@@ -121,7 +121,7 @@ def _measure(spec, cfg: Config, nav2: dict) -> float:
 def prepare_cost(cfg: Config, nav2: dict, root: str, max_spec, seed) -> dict:
     """The search's cost settings; for a latency cost the table (``latency_table.json`` unless the
     config names one) is calibrated on the seed, the smallest network of the space and two random
-    ones (rank 0 measures; the search then reads the file)."""
+    ones, affinely (factor and offset; rank 0 measures; the search then reads the file)."""
     cost = dict(nav2['cost'])
     if cost['type'] != 'latency':
         return cost
@@ -137,10 +137,12 @@ def prepare_cost(cfg: Config, nav2: dict, root: str, max_spec, seed) -> dict:
             specs = [space.spec(space.max_genome), space.spec(space.min_genome)] + \
                 [space.spec(x) for x in space.stratified_genomes(2, g)]
             nets = [build_spec_backbone(s, cfg.model.backbone.get('out_indices')) for s in specs]
+            # affine: the sum of units misses each network's fixed cost, which a factor alone would
+            # spread over large (over-predicted) and small (under-predicted) networks
             factor = calibrate(sc.table, specs, cost['input_size'], out_indices=cfg.model.backbone.get('out_indices'),
-                               networks=nets)
+                               networks=nets, method='affine')
             print_log(f'NetAdaptV2: latency table of {len(sc.table)} units calibrated on {len(specs)} networks '
-                      f'(factor {factor:.3f})', logger='current')
+                      f'(measured = {factor:.3f} x units + {sc.table.offset:.3f} ms)', logger='current')
             os.makedirs(osp.dirname(osp.abspath(cost['table'])), exist_ok=True)
             sc.save_table()
     barrier()
