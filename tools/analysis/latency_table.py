@@ -11,7 +11,7 @@ Usage::
 
     python tools/analysis/latency_table.py --specs SPEC [SPEC ...] --shape H W --out TABLE.json
         [--calibrate SPEC [SPEC ...]] [--batch 1] [--threads 1] [--warmup 10] [--repeats 30]
-        [--device cpu|cuda] [--fit median|mean] [--malloc keep|default] [--discard-mismatched]
+        [--device cpu|cuda] [--fit median|mean|affine] [--malloc keep|default] [--discard-mismatched]
 
 Example::
 
@@ -48,9 +48,10 @@ def parse_args(argv=None):
     parser.add_argument('--warmup', type=int, default=10, help='untimed runs before timing (default 10)')
     parser.add_argument('--repeats', type=int, default=30, help='timed runs; their median is kept (default 30)')
     parser.add_argument('--device', default='cpu', help="'cpu' (default) or 'cuda[:N]'")
-    parser.add_argument('--fit', choices=['median', 'mean'], default='median',
+    parser.add_argument('--fit', choices=['median', 'mean', 'affine'], default='median',
                         help='calibration fit: median (default, robust to one noisy network) or mean of the '
-                        'measured / predicted ratios')
+                        'measured / predicted ratios, or affine (a factor and an offset: the fixed cost of a whole '
+                        'network; needs networks of different sizes)')
     parser.add_argument('--malloc', choices=['keep', 'default'], default='keep',
                         help="'keep' (default): glibc keeps freed memory in the heap (no per-forward page "
                         "faults of large feature maps; see mmadapt.cost.latency.keep_heap_memory); "
@@ -129,7 +130,7 @@ def main(argv=None):
         rows = table.calibration['networks']
         meas = [r['measured_ms'] for r in rows]
         raw = [r['predicted_raw_ms'] for r in rows]
-        cal = [factor * p for p in raw]
+        cal = [factor * p + table.offset for p in raw]
         width = max(12, max(len(r['spec']) for r in rows))
         print(f"\n{'network':<{width}}  {'measured ms':>11}  {'raw ms':>9}  {'calibrated ms':>13}  "
               f"{'raw err':>8}  {'cal err':>8}")
