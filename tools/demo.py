@@ -148,6 +148,16 @@ def search_report(path):
             f'{verdict}); expected backbone MAdds {first / 1e6:.2f}M -> {last / 1e6:.2f}M')
 
 
+def write_summary(work_dir, record, md):
+    """``summary.json`` (``record``) and ``summary.md`` (the lines ``md``) in ``work_dir``, printed."""
+    atomic_write_text(osp.join(work_dir, 'summary.json'), json.dumps(record, indent=1, default=str) + '\n')
+    atomic_write_text(osp.join(work_dir, 'summary.md'), '\n'.join(md) + '\n')
+    print()
+    print('\n'.join(md))
+    print()
+    log(f'summary: {osp.join(work_dir, "summary.md")}')
+
+
 def mixed_shapes(args, work_dir, size):
     """Make the work dir and the shapes classification data with easy and hard images (2000 + 400 at
     ``size``); the --cfg-options that point a config at it."""
@@ -205,13 +215,7 @@ def network_adjustment(args, work_dir):
                   f"{r['test'].get(key, 0):.2f} |")
     total = time.time() - total_start
     md += ['', f'total {total:.0f} s; rounds, FUR and specs under {na_dir}']
-    atomic_write_text(osp.join(work_dir, 'summary.json'), json.dumps(
-        dict(search=na, retrained={t: r for t, r in rows}, total_seconds=round(total, 1)), indent=1) + '\n')
-    atomic_write_text(osp.join(work_dir, 'summary.md'), '\n'.join(md) + '\n')
-    print()
-    print('\n'.join(md))
-    print()
-    log(f'summary: {osp.join(work_dir, "summary.md")}')
+    write_summary(work_dir, dict(search=na, retrained={t: r for t, r in rows}, total_seconds=round(total, 1)), md)
 
 
 def dna(args, work_dir):
@@ -240,13 +244,7 @@ def dna(args, work_dir):
                   f"{format_count(r['madds'])} ({r['derive']}) | {r['moves']['summary']} |")
     total = time.time() - total_start
     md += ['', f'total {total:.0f} s; rounds (specs, pictures) under {osp.join(run_dir, "search", "rounds")}']
-    atomic_write_text(osp.join(work_dir, 'summary.json'), json.dumps(dict(dna=summary, total_seconds=round(total, 1)),
-                                                                     indent=1) + '\n')
-    atomic_write_text(osp.join(work_dir, 'summary.md'), '\n'.join(md) + '\n')
-    print()
-    print('\n'.join(md))
-    print()
-    log(f'summary: {osp.join(work_dir, "summary.md")}')
+    write_summary(work_dir, dict(dna=summary, total_seconds=round(total, 1)), md)
 
 
 def dsnet(args, work_dir):
@@ -279,13 +277,7 @@ def dsnet(args, work_dir):
                   f"{k['slimmest_share']:.0%} on the slimmest route")
     total = time.time() - total_start
     md += ['', f'total {total:.0f} s; summary, curve.png under {osp.join(run_dir, "dsnet")}']
-    atomic_write_text(osp.join(work_dir, 'summary.json'),
-                      json.dumps(dict(dsnet=summary, total_seconds=round(total, 1)), indent=1) + '\n')
-    atomic_write_text(osp.join(work_dir, 'summary.md'), '\n'.join(md) + '\n')
-    print()
-    print('\n'.join(md))
-    print()
-    log(f'summary: {osp.join(work_dir, "summary.md")}')
+    write_summary(work_dir, dict(dsnet=summary, total_seconds=round(total, 1)), md)
 
 
 def netadaptv2(args, work_dir):
@@ -317,13 +309,7 @@ def netadaptv2(args, work_dir):
     total = time.time() - total_start
     md += ['', f"found: `{rows['found']['describe']}`",
            '', f'total {total:.0f} s; trajectory.json / trajectory.png under {osp.join(run_dir, "search")}']
-    atomic_write_text(osp.join(work_dir, 'summary.json'),
-                      json.dumps(dict(netadaptv2=summary, total_seconds=round(total, 1)), indent=1, default=str) + '\n')
-    atomic_write_text(osp.join(work_dir, 'summary.md'), '\n'.join(md) + '\n')
-    print()
-    print('\n'.join(md))
-    print()
-    log(f'summary: {osp.join(work_dir, "summary.md")}')
+    write_summary(work_dir, dict(netadaptv2=summary, total_seconds=round(total, 1)), md)
 
 
 def main(argv=None):

@@ -9,6 +9,26 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from mmadapt.registry import HOOKS
 
 
+@torch.no_grad()
+def recompute_bn_statistics(norms, forward, batches) -> int:
+    """Reset the statistics of the BN layers ``norms`` and re-estimate them as the cumulative average
+    over ``forward(batch)`` for every batch of ``batches`` (no gradients; the caller puts the layers in
+    training mode); their momenta are restored. Returns the number of batches."""
+    momenta = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative moving average
+    seen = 0
+    try:
+        for batch in batches:
+            forward(batch)
+            seen += 1
+    finally:
+        for m, mom in zip(norms, momenta):
+            m.momentum = mom
+    return seen
+
+
 @HOOKS.register_module()
 class BNRecalibrationHook(Hook):
     """Before training: reset the backbone's BN statistics and re-estimate them over ``iters``
@@ -32,22 +52,19 @@ class BNRecalibrationHook(Hook):
         from mmadapt.engine.launch import unwrap
         model = unwrap(runner.model)
         bns = [m for m in model.backbone.modules() if isinstance(m, _BatchNorm)]
-        momenta = [m.momentum for m in bns]
-        for m in bns:
-            m.reset_running_stats()
-            m.momentum = None  # cumulative moving average
-        model.train()
-        seen = 0
-        with torch.no_grad():
-            while seen < self.iters:
+
+        def batches():
+            seen = 0
+            while True:
                 for batch in runner.train_dataloader:
-                    data = model.data_preprocessor(batch, True)
-                    model.backbone(data['inputs'])
-                    seen += 1
                     if seen >= self.iters:
-                        break
-        for m, mom in zip(bns, momenta):
-            m.momentum = mom
+                        return
+                    seen += 1
+                    yield batch
+
+        model.train()
+        seen = recompute_bn_statistics(bns, lambda b: model.backbone(model.data_preprocessor(b, True)['inputs']),
+                                       batches())
         rank, world = get_dist_info()
         if world > 1:
             for m in bns:

@@ -59,12 +59,10 @@ class OrderedDropoutHook(Hook):
         genomes = self.space.stratified_genomes(n, g, self.kernel_sampling)
         self._backbone(runner).set_sample_subnets([self.space.spec(x) for x in genomes])
 
-    def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
+    def before_val(self, runner) -> None:
+        # the next training iteration sets its own sub-networks: only leaving training restores the max
         backbone = self._backbone(runner)
         backbone.clear_sample_subnets()
         backbone.set_subnet(None)
 
-    def before_val(self, runner) -> None:
-        self._backbone(runner).set_subnet(None)
-
-    before_test = before_val
+    before_test = after_train = before_val

@@ -32,6 +32,7 @@ from mmengine.runner import BaseLoop
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmadapt.arch import dump_spec
+from mmadapt.engine.hooks.bn_recalibration import recompute_bn_statistics
 from mmadapt.engine.launch import broadcast_object, check_identical_on_ranks, unwrap
 from mmadapt.registry import LOOPS
 from mmadapt.utils.fileio import atomic_write_text, read_json_object
@@ -48,15 +49,16 @@ class NAv2SearchError(RuntimeError):
     """A search state that cannot be resumed; the message names the file and what differs."""
 
 
+def first_metric(metrics: Dict[str, float]) -> Optional[str]:
+    """The name of the first numeric metric (the evaluator's main one), or None."""
+    return next((k for k, v in metrics.items() if isinstance(v, (int, float))), None)
+
+
 def _metric_value(metrics: Dict[str, float], key: Optional[str]) -> float:
-    if key is not None:
-        if key not in metrics:
-            raise KeyError(f'MCDSearchLoop metric {key!r} is not among the evaluator\'s metrics {sorted(metrics)}')
-        return float(metrics[key])
-    for k, v in metrics.items():
-        if isinstance(v, (int, float)):
-            return float(v)
-    raise KeyError(f'the evaluator returned no numeric metric: {metrics}')
+    key = first_metric(metrics) if key is None else key
+    if key not in metrics:
+        raise KeyError(f'MCDSearchLoop metric {key!r} is not among the evaluator\'s numeric metrics: {metrics}')
+    return float(metrics[key])
 
 
 @LOOPS.register_module()
@@ -146,21 +148,12 @@ class MCDSearchLoop(BaseLoop):
     def _norms(self) -> List[_BatchNorm]:
         return [m for m in self.backbone.modules() if isinstance(m, _BatchNorm)]
 
-    @torch.no_grad()
     def _recalibrate(self, model) -> None:
-        norms = self._norms()
-        momenta = [m.momentum for m in norms]
-        for m in norms:
-            m.reset_running_stats()
-            m.momentum = None
         self.backbone.train()
         try:
-            for batch in self.recal:
-                data = model.data_preprocessor(batch, False)
-                self.backbone(data['inputs'])
+            recompute_bn_statistics(self._norms(), lambda b: self.backbone(model.data_preprocessor(b, False)['inputs']),
+                                    self.recal)
         finally:
-            for m, mom in zip(norms, momenta):
-                m.momentum = mom
             self.backbone.eval()
 
     @torch.no_grad()

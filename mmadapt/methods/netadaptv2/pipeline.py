@@ -42,6 +42,7 @@ from mmadapt.engine.pipeline import (PipelineFileError, clear_done, count_networ
 from mmadapt.utils.fileio import atomic_write_text
 
 from .cost import build_search_cost
+from .loop import first_metric
 from .mcd import BudgetError, check_budget
 from .settings import NAv2ConfigError, nav2_settings
 from .space import NAv2Space, with_bypass
@@ -248,7 +249,7 @@ def run_pipeline(config, work_dir: Optional[str] = None, cfg_options: Optional[d
     # the budget and the search
     cost = prepare_cost(cfg, nav2, root, max_spec, seed)
     sc = build_search_cost(cost, out_indices)
-    seed_measured = _measure(seed, cfg, nav2) if cost['type'] == 'latency' else None
+    seed_measured = _measure(seed, cfg, nav2) if cost['type'] == 'latency' and is_main_process() else None
     seed_measured = broadcast_object(seed_measured)
     space = NAv2Space(max_spec, **_space_kwargs(nav2))
     r_init = sc(space.spec(space.max_genome))
@@ -373,28 +374,12 @@ def _walk_trajectory(cfg, nav2, root, search_dir, max_spec, split_file, super_ck
                           'meets the budget)')
 
 
-def _score(row: dict) -> Optional[float]:
-    metrics = row.get('test') or row.get('val') or {}
-    for v in metrics.values():
-        if isinstance(v, (int, float)):
-            return float(v)
-    return None
-
-
-def _metric_name(row: dict) -> str:
-    metrics = row.get('test') or row.get('val') or {}
-    for k, v in metrics.items():
-        if isinstance(v, (int, float)):
-            return k
-    return 'score'
-
-
 def _write_summary(root: str, nav2: dict, rows: Dict[str, dict], search: dict, supernet: dict, sc) -> dict:
     summary = dict(method='netadaptv2', unit=search['unit'], budget=search['budget'], search=search,
                    supernet=supernet, rows=rows, settings=dict(nav2))
     if not is_main_process():
         return summary
-    metric = _metric_name(rows['found'])
+    metric = first_metric(rows['found'].get('test') or rows['found'].get('val') or {}) or 'score'
     lines = ['# NetAdaptV2', '',
              f"Budget {search['budget']:.6g} {search['unit']}; the search took {search['iterations']} iterations, "
              f"{search['samples']} samples, {search['seconds']:.0f} s; super-network training "
@@ -406,7 +391,7 @@ def _write_summary(root: str, nav2: dict, rows: Dict[str, dict], search: dict, s
         if key not in rows:
             continue
         r = rows[key]
-        score = _score(r)
+        score = (r.get('test') or r.get('val') or {}).get(metric)
         pred, meas = r.get('latency_predicted'), r.get('latency_measured')
         err = f'{100 * (pred - meas) / meas:+.1f}%' if pred is not None and meas else '-'
         lines.append(f"| {key} | {'-' if score is None else f'{score:.4g}'} | {r['cost']:.6g} | "

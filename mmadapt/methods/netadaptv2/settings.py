@@ -127,8 +127,7 @@ def nav2_settings(cfg: Config) -> dict:
         raise NAv2ConfigError(f"netadaptv2.seed.checkpoint must be a file, 'train' or None, got {ck!r}")
     if cfg.get('load_from'):
         raise NAv2ConfigError('netadaptv2: remove load_from; give the initial weights as netadaptv2.seed.checkpoint')
-    for key in ('widths', ):
-        w = out['space'][key]
-        if isinstance(w, int) and not isinstance(w, bool):
-            _number(w, f'space.{key}', 2, integer=True)
+    w = out['space']['widths']
+    if isinstance(w, int) and not isinstance(w, bool):
+        _number(w, 'space.widths', 2, integer=True)
     return out

@@ -158,9 +158,3 @@ class NAv2Space:
                 columns.append([top] * n)
         return [tuple(col[i] for col in columns) for i in range(n)]
 
-
-def spec_key(spec) -> str:
-    """A canonical text of a derived spec (equal networks, equal keys)."""
-    import json
-    return json.dumps(load_spec(spec).to_dict(), sort_keys=True)
-
