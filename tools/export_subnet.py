@@ -19,10 +19,13 @@ a built-in name, or ``max``). DIR receives:
 * ``subnet.yaml``: the derived spec (canonical form);
 * ``subnet.pth``: ``state_dict`` with the derived backbone under ``backbone.`` (it loads with
   ``strict=True`` into the ``mmadapt.Derived*`` backbone of the spec) and every other key of the
-  model checkpoint as it was; ``meta`` with the spec, the derived backbone's config and the source.
+  model checkpoint as it was; ``meta`` with the spec, the derived backbone's config and the source;
+* ``config.py`` (when CONFIG is a whole model's config): CONFIG with the derived backbone in place of
+  the elastic one; with ``subnet.pth`` it is a model of its own, e.g. for
+  ``python tools/deploy.py DIR/config.py DIR/subnet.pth --out ONNX_DIR``.
 
 The pair is the seed of any method (``mmadapt.Remap(source_spec='DIR/subnet.yaml', format='mmadapt')``).
-Both files are written to a temporary folder beside DIR first and moved into place only when complete:
+The files are written to a temporary folder beside DIR first and moved into place only when complete:
 an interrupted export leaves DIR as it was.
 """
 import argparse
@@ -33,7 +36,7 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.config import Config, ConfigDict, DictAction  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -59,7 +62,7 @@ def export(config, checkpoint, subnet, out, prefix='backbone.', cfg_options=None
     from mmadapt.remap import unwrap_checkpoint
     from mmadapt.utils.checkpoint import load_checkpoint_file
     from mmadapt.utils.config_values import check_option_keys
-    from mmadapt.utils.fileio import make_temp_dir
+    from mmadapt.utils.fileio import make_temp_dir, move_folder_into_place
 
     cfg = Config.fromfile(config)
     if cfg_options:
@@ -124,12 +127,12 @@ def export(config, checkpoint, subnet, out, prefix='backbone.', cfg_options=None
     try:
         dump_spec(sub, osp.join(tmp, 'subnet.yaml'))
         torch.save(dict(state_dict=out_state, meta=meta), osp.join(tmp, 'subnet.pth'))
-        if not osp.exists(out):
-            os.rename(tmp, out)
-            tmp = None
-        else:
-            for name in ('subnet.pth', 'subnet.yaml'):
-                os.replace(osp.join(tmp, name), osp.join(out, name))
+        if 'backbone' in cfg.model:  # a whole model: its config with the derived backbone (deployable)
+            mcfg = cfg.copy()
+            mcfg.model.backbone = ConfigDict(derived_cfg)
+            mcfg.dump(osp.join(tmp, 'config.py'))
+        move_folder_into_place(tmp, out)
+        tmp = None
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -153,7 +156,8 @@ def main(argv=None):
     cost = spec_cost(sub, (224, 224), out_indices=derived_cfg.get('out_indices') or derived_cfg['net']['out_indices'])
     print(f'sub-network: {sub.describe()}')
     print(f'backbone at 224x224: {format_count(cost.madds)} MAdds, {format_count(cost.params)} params')
-    print(f"written: {osp.join(args.out, 'subnet.yaml')}, {osp.join(args.out, 'subnet.pth')}")
+    written = [osp.join(args.out, n) for n in ('subnet.yaml', 'subnet.pth', 'config.py') if osp.isfile(osp.join(args.out, n))]
+    print(f"written: {', '.join(written)}")
     print(f"backbone: type={derived_cfg['type']}, spec={osp.join(args.out, 'subnet.yaml')}")
 
 

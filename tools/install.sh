@@ -4,6 +4,8 @@
 #   tools/install.sh            # into an isolated environment at ./.venv (default)
 #   VENV=/path/to/env tools/install.sh
 #   VENV=none tools/install.sh  # into the Python that is active now (pip install -e .)
+#   DEPLOY=1 tools/install.sh   # also the deployment extra: mmdeploy 1.3.1, onnx, onnxruntime
+#                               # (requirements/deploy.txt; `make install-deploy`)
 #
 # Idempotent: when the environment already holds the stack that requirements/ describes, the
 # script verifies the imports and returns within seconds. Every pip call after torch is installed
@@ -14,6 +16,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 VENV="${VENV:-$ROOT/.venv}"
+DEPLOY="${DEPLOY:-0}"
 PYTHON_BOOT="${PYTHON:-python3}"
 CONSTRAINTS="$ROOT/requirements/constraints.txt"
 log() { printf '[install] %s\n' "$*"; }
@@ -32,8 +35,33 @@ fi
 mkdir -p "$STAMP_DIR"
 PIP=("$PY" -m pip --disable-pip-version-check)
 
-# The stamp is a hash of everything that decides what gets installed.
-want=$(cat requirements/*.txt setup.py tools/install.sh | sha256sum | cut -c1-16)
+# The deployment extra (DEPLOY=1): mmdeploy with --no-deps, because its protobuf<=3.20.2 pin cannot
+# be met beside onnx (protobuf>=6.31); its other requirements come from requirements/deploy.txt.
+install_deploy() {
+  [ "$DEPLOY" = "1" ] || return 0
+  local want_deploy
+  want_deploy=$(cat requirements/deploy.txt requirements/constraints.txt tools/install.sh | sha256sum | cut -c1-16)
+  if [ -f "$STAMP_DIR/deploy" ] && [ "$(cat "$STAMP_DIR/deploy")" = "$want_deploy" ] && \
+      "$PY" -c "import mmdeploy, onnx, onnxruntime; assert mmdeploy.__version__ == '1.3.1'" 2>/dev/null; then
+    log "deployment extra is up to date"
+    return 0
+  fi
+  log "deployment extra: mmdeploy 1.3.1, onnx, onnxruntime"
+  "${PIP[@]}" install -q -c "$CONSTRAINTS" -r requirements/deploy.txt
+  "${PIP[@]}" install -q -c "$CONSTRAINTS" --no-deps "mmdeploy==1.3.1"
+  "$PY" - <<'EOF'
+import mmdeploy, onnx, onnxruntime, torch  # noqa
+from mmadapt.deploy import require_mmdeploy
+require_mmdeploy()
+print(f'[install] mmdeploy {mmdeploy.__version__}, onnx {onnx.__version__}, onnxruntime {onnxruntime.__version__}')
+assert torch.__version__.split('+')[0] == '2.13.0', f'torch was replaced: {torch.__version__}'
+EOF
+  echo "$want_deploy" > "$STAMP_DIR/deploy"
+}
+
+# The stamp is a hash of everything that decides what gets installed (the deployment extra has its own).
+want=$(cat requirements/constraints.txt requirements/runtime.txt requirements/tests.txt setup.py tools/install.sh \
+  | sha256sum | cut -c1-16)
 if [ -f "$STAMP_DIR/stack" ] && [ "$(cat "$STAMP_DIR/stack")" = "$want" ]; then
   if "$PY" - <<'EOF' 2>/dev/null
 import mmcv, mmcv.ops, mmdet, mmseg, mmpose, mmpretrain, mmengine, timm, torch, torchvision, mmadapt  # noqa
@@ -41,6 +69,7 @@ assert torch.__version__.split('+')[0] == '2.13.0' and '+cpu' not in torch.__ver
 EOF
   then
     log "environment is up to date ($PY)"
+    install_deploy
     exit 0
   fi
   log "stamp found but imports failed: reinstalling"
@@ -78,4 +107,5 @@ assert torch.__version__.split('+')[0] == '2.13.0' and '+cpu' not in torch.__ver
     f'torch was replaced: {torch.__version__}'
 EOF
 echo "$want" > "$STAMP_DIR/stack"
+install_deploy
 log "done ($PY)"

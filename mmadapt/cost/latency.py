@@ -541,6 +541,33 @@ def time_callable(fn: Callable[[], object], warmup: int = 10, repeats: int = 30,
     return statistics.median(times)
 
 
+def alternate_times(fns: Dict[str, Callable[[], object]], repeats: int, device: Union[str, torch.device] = 'cpu',
+                    warmup: int = 2) -> Dict[str, List[float]]:
+    """Seconds of every timed call of each callable (name -> list): ``warmup`` untimed rounds, then
+    ``repeats`` rounds in which every callable runs once, the order flipped every round, so that a
+    shared, noisy machine slows every contender alike. On CUDA each call is synchronised."""
+    _check_protocol(warmup, repeats)
+    cuda = torch.device(device).type == 'cuda'
+
+    def sync():
+        if cuda:
+            torch.cuda.synchronize(device)
+
+    for _ in range(warmup):
+        for fn in fns.values():
+            fn()
+    times = {k: [] for k in fns}
+    keys = list(fns)
+    for i in range(repeats):
+        for k in (keys if i % 2 == 0 else keys[::-1]):
+            sync()
+            t0 = time.perf_counter()
+            fns[k]()
+            sync()
+            times[k].append(time.perf_counter() - t0)
+    return times
+
+
 class _Add(nn.Module):
     """Residual add (then the activation), as in ``MBConv`` / ``ResBlock`` forward."""
 

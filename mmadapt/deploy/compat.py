@@ -24,6 +24,7 @@ mmadapt exports use only standard ONNX ops, NMS included). mmdeploy's graph opti
 TorchScript extension, which the wheel does not ship: mmdeploy logs "Can not optimize model" and
 exports the graph unoptimised, as it does on any install without it.
 """
+import importlib
 from typing import Optional
 
 MMDEPLOY_VERSION = '1.3.1'
@@ -73,7 +74,7 @@ def apply_patches() -> None:
         kwargs.setdefault('dynamo', False)
         return ctx.origin_func(*args, **kwargs)
 
-    import torch.onnx._internal.torchscript_exporter.utils  # noqa: F401  (the rewriter's target must import)
+    importlib.import_module('torch.onnx._internal.torchscript_exporter.utils')  # the rewriter's target
     from mmdeploy.apis.onnx.optimizer import model_to_graph__custom_optimizer
     FUNCTION_REWRITER.register_rewriter(
         'torch.onnx._internal.torchscript_exporter.utils._model_to_graph')(model_to_graph__custom_optimizer)

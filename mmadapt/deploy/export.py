@@ -327,7 +327,7 @@ def export_onnx(config: Union[str, Config], checkpoint: Optional[str], out: str,
     from mmdeploy.apis import torch2onnx
     from mmdeploy.apis.utils import build_task_processor
 
-    from mmadapt.utils.fileio import atomic_write_text, make_temp_dir
+    from mmadapt.utils.fileio import atomic_write_text, make_temp_dir, move_folder_into_place
     out = osp.abspath(out)
     parent = osp.dirname(out)
     tmp = make_temp_dir(parent, prefix=f'.{osp.basename(out)}.deploy-')
@@ -366,25 +366,15 @@ def export_onnx(config: Union[str, Config], checkpoint: Optional[str], out: str,
         report['seconds'] = round(time.time() - start, 2)
         report['onnx'] = osp.join(out, 'end2end.onnx')
         atomic_write_text(osp.join(tmp, 'deploy.json'), json.dumps(report, indent=1, default=str) + '\n')
-        _move_into_place(tmp, out)
+        try:
+            move_folder_into_place(tmp, out, last=('deploy.json', ))
+        except NotADirectoryError as e:
+            raise DeployError(str(e)) from None
         tmp = None
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
     return report
-
-
-def _move_into_place(tmp: str, out: str) -> None:
-    """Make ``tmp`` the folder ``out``: renamed when ``out`` does not exist, else its files replace
-    ``out``'s of the same name one by one (each replace is atomic)."""
-    if not osp.exists(out):
-        os.rename(tmp, out)
-        return
-    if not osp.isdir(out):
-        raise DeployError(f'output {out} exists and is not a folder')
-    for name in sorted(os.listdir(tmp), key=lambda n: n == 'deploy.json'):  # the report last
-        os.replace(osp.join(tmp, name), osp.join(out, name))
-    shutil.rmtree(tmp, ignore_errors=True)
 
 
 def read_report(folder: str) -> Dict:

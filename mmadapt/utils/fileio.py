@@ -10,7 +10,7 @@ less the umask) before they are moved.
 import os
 import os.path as osp
 import tempfile
-from typing import Callable
+from typing import Callable, Sequence
 
 
 def default_mode(folder: bool = False) -> int:
@@ -95,3 +95,18 @@ def save_figure(fig, path: str, dpi: int = 110, **kwargs) -> str:
     finally:
         plt.close(fig)
     return path
+
+
+def move_folder_into_place(tmp: str, out: str, last: Sequence[str] = ()) -> None:
+    """Make the complete folder ``tmp`` the folder ``out``: renamed when ``out`` does not exist, else
+    its files replace ``out``'s of the same name one by one (each replace atomic; other files of
+    ``out`` stay), the names in ``last`` (e.g. a report that vouches for the rest) after the others."""
+    import shutil
+    if not osp.exists(out):
+        os.rename(tmp, out)
+        return
+    if not osp.isdir(out):
+        raise NotADirectoryError(f'output {out} exists and is not a folder')
+    for name in sorted(os.listdir(tmp), key=lambda n: n in last):
+        os.replace(osp.join(tmp, name), osp.join(out, name))
+    shutil.rmtree(tmp, ignore_errors=True)

@@ -38,7 +38,7 @@ def test_export_writes_a_derived_network_that_computes_the_subnet(model_and_chec
     out = tmp_path / 'exported'
     main([CONFIG, str(ckpt), '--subnet', str(sub_file), '--out', str(out)])
     assert 'written' in capsys.readouterr().out
-    assert sorted(os.listdir(out)) == ['subnet.pth', 'subnet.yaml']
+    assert sorted(os.listdir(out)) == ['config.py', 'subnet.pth', 'subnet.yaml']
     assert [p for p in os.listdir(tmp_path) if p.startswith('.')] == []  # no temporary folder left
     spec = load_spec(str(out / 'subnet.yaml'))
     saved = torch.load(out / 'subnet.pth', weights_only=True)
@@ -52,6 +52,12 @@ def test_export_writes_a_derived_network_that_computes_the_subnet(model_and_chec
     x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
         assert torch.allclose(model.backbone(x)[0], derived(x)[0], atol=1e-5)
+    # config.py is the whole model with the derived backbone: it loads subnet.pth strictly
+    from mmadapt.cost.config_cost import build_model_from_config
+    whole = build_model_from_config(str(out / 'config.py'))
+    whole.load_state_dict(saved['state_dict'], strict=True)
+    with torch.no_grad():
+        assert torch.allclose(whole.eval()(x), model(x), atol=1e-5)
     model.backbone.set_subnet(None)
     model.backbone.pad_outputs = True
 

@@ -1,0 +1,163 @@
+"""Latency of a model config in PyTorch and in ONNX Runtime, side by side on one machine.
+
+:func:`benchmark_latency` (``tools/analysis/benchmark_latency.py``) times three callables on the same
+preprocessed input, alternately (the order flipped every round, so that a noisy machine slows all
+alike), after a warm-up:
+
+- ``pytorch``: the model's own inference in PyTorch, ``model(x, data_samples, mode='predict')`` (the
+  framework's post-processing included: NMS, keypoint decoding, resizing masks; data loading and
+  normalisation excluded, as for the ONNX model);
+- ``pytorch_graph``: mmdeploy's rewritten forward in PyTorch, i.e. exactly the computation the ONNX
+  graph holds (for detection the ONNX-style NMS, for pose the heatmaps only);
+- ``onnxruntime``: the ONNX model in an ONNX Runtime session (``intra_op_num_threads`` = threads).
+
+Figures: median, 10th / 90th percentile and minimum in ms over ``repeats`` timed calls, per batch of
+``batch`` images, with the thread count, the input shape, the device and the versions. Batch > 1 needs
+an ONNX model with a dynamic batch axis (the default export here then uses the task's dynamic deploy
+config).
+"""
+import os.path as osp
+import shutil
+import tempfile
+from typing import Dict, Optional, Sequence, Union
+
+import numpy as np
+import torch
+from mmengine.config import Config
+
+from .compat import DeployError, ort_providers, require_mmdeploy, versions
+from .export import default_deploy_config, export_onnx, load_deploy_config, load_model_config, task_of
+
+BACKENDS = ('pytorch', 'pytorch_graph', 'onnxruntime')
+
+
+def spread(times_ms: Sequence[float]) -> dict:
+    """Median, 10th / 90th percentile, minimum and mean of a list of times (ms)."""
+    t = np.asarray(times_ms, dtype=np.float64)
+    return dict(median_ms=float(np.median(t)), p10_ms=float(np.percentile(t, 10)),
+                p90_ms=float(np.percentile(t, 90)), min_ms=float(t.min()), mean_ms=float(t.mean()), repeats=len(t))
+
+
+def ort_session(onnx_path: str, threads: Optional[int] = None, device: str = 'cpu', providers=None):
+    """An ONNX Runtime session of ``onnx_path`` with ``threads`` intra-op threads (one inter-op)."""
+    import onnxruntime as ort
+    if not osp.isfile(onnx_path):
+        raise DeployError(f'ONNX model {onnx_path}: no such file')
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if threads:
+        so.intra_op_num_threads = threads
+        so.inter_op_num_threads = 1
+    try:
+        return ort.InferenceSession(onnx_path, so, providers=ort_providers(device, providers))
+    except Exception as e:  # onnxruntime raises its own exception types
+        raise DeployError(f'ONNX model {onnx_path} cannot be loaded by onnxruntime: {e}') from None
+
+
+def _input_batch(task_processor, model, img, static_shape, batch: int):
+    """A preprocessed batch of ``batch`` copies of ``img`` and its data samples."""
+    data, _ = task_processor.create_input(img, static_shape, data_preprocessor=None)
+    data = model.data_preprocessor(data, False)
+    x, samples = data['inputs'], data['data_samples']
+    if batch > 1:
+        x = x.repeat(batch, 1, 1, 1)
+        samples = _copies([samples[0]] * batch)
+    return x, samples
+
+
+def benchmark_latency(config: Union[str, Config], checkpoint: Optional[str] = None, onnx: Optional[str] = None,
+                      shape: Optional[Sequence[int]] = None, batch: int = 1, threads: Optional[int] = 1,
+                      warmup: int = 10, repeats: int = 50, backends: Sequence[str] = BACKENDS, img=None,
+                      device: str = 'cpu', cfg_options: Optional[dict] = None,
+                      deploy_cfg: Union[None, str, Config] = None) -> Dict:
+    """Latency of ``config`` in PyTorch and ONNX Runtime (see the module docstring).
+
+    Args:
+        config / checkpoint: the model (checkpoint None: random weights; a detector's NMS time then
+            reflects random scores). onnx: its exported ``end2end.onnx`` (default: exported here,
+            unchecked, into a temporary folder). shape: (H, W) of a static export / the input image.
+        batch / threads / warmup / repeats: the protocol (threads None: the libraries' defaults).
+        backends: any of :data:`BACKENDS`. img: the image (default: the first test-set image, else a
+            random image of ``shape``).
+    """
+    require_mmdeploy()
+    bad = [b for b in backends if b not in BACKENDS]
+    if bad or not backends:
+        raise DeployError(f'backends must be among {list(BACKENDS)}, got {list(backends)}')
+    from mmadapt.utils.config_values import config_field_number
+    batch = config_field_number(batch, 'batch', low=1, integer=True, error=DeployError)
+    if threads is not None:
+        threads = config_field_number(threads, 'threads', low=1, integer=True, error=DeployError)
+    cfg = load_model_config(config, cfg_options)
+    task = task_of(cfg)
+    if deploy_cfg is None:
+        deploy_cfg = default_deploy_config(cfg, 'dynamic' if batch > 1 and task != 'pose-detection' else None)
+    dcfg = load_deploy_config(deploy_cfg, cfg, shape)
+    if checkpoint is not None and not osp.isfile(checkpoint):
+        raise DeployError(f'checkpoint {checkpoint}: no such file')
+
+    from mmdeploy.apis.utils import build_task_processor
+    from mmdeploy.core import RewriterContext, patch_model
+    from mmdeploy.utils import IR
+
+    from mmadapt.cost.latency import alternate_times, device_name, num_threads
+    from .export import check_checkpoint, check_images
+    check_checkpoint(cfg, checkpoint)
+    if img is None:
+        try:
+            img = check_images(cfg, None, 1)[0]
+        except DeployError:
+            h, w = shape or (224, 224)
+            img = np.random.default_rng(0).integers(0, 256, (int(h), int(w), 3), dtype=np.uint8)
+    tmp = None
+    try:
+        if onnx is None and 'onnxruntime' in backends:
+            tmp = tempfile.mkdtemp(prefix='mmadapt-latency-')
+            if isinstance(img, np.ndarray):  # mmdeploy's export reads the image from a file
+                import cv2
+                cv2.imwrite(osp.join(tmp, 'input.png'), img)
+            export_onnx(cfg, checkpoint, osp.join(tmp, 'export'), deploy_cfg=dcfg, device=device, check=False,
+                        img=osp.join(tmp, 'input.png') if isinstance(img, np.ndarray) else img)
+            onnx = osp.join(tmp, 'export', 'end2end.onnx')
+        tp = build_task_processor(cfg, dcfg, device)
+        model = tp.build_pytorch_model(checkpoint).eval()
+        static = dcfg.onnx_config.get('input_shape')
+        x, samples = _input_batch(tp, model, img, static, batch)
+        fns, session = {}, None
+        if 'onnxruntime' in backends:
+            session = ort_session(onnx, threads, device)
+            inp = session.get_inputs()[0]
+            if isinstance(inp.shape[0], int) and inp.shape[0] != batch:
+                raise DeployError(f'{onnx} has a fixed batch of {inp.shape[0]}; batch {batch} needs an export with a '
+                                  'dynamic batch axis (a dynamic deploy config)')
+            feed = {inp.name: x.cpu().numpy()}
+            fns['onnxruntime'] = lambda: session.run(None, feed)
+        if 'pytorch' in backends:
+            fns['pytorch'] = lambda: model(x, _copies(samples), mode='predict')
+        with num_threads(threads), torch.no_grad():
+            times = alternate_times(fns, repeats, device, warmup) if fns else {}
+            if 'pytorch_graph' in backends:
+                # inside mmdeploy's rewriters (entering them patches functions: not per call, so this
+                # one is timed in a block of its own after the others)
+                patched = patch_model(model, cfg=dcfg, backend='onnxruntime', ir=IR.ONNX)
+                with RewriterContext(cfg=dcfg, backend='onnxruntime', ir=IR.ONNX,
+                                     opset=dcfg.onnx_config.get('opset_version', 11)):
+                    times.update(alternate_times(
+                        dict(pytorch_graph=lambda: patched(x, data_samples=_copies(samples), mode='predict')),
+                        repeats, device, warmup))
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+    rows = {k: spread([1e3 * t for t in times[k]]) for k in BACKENDS if k in times}
+    for r in rows.values():
+        r['per_image_ms'] = r['median_ms'] / batch
+    return dict(config=cfg.filename, checkpoint=checkpoint, onnx=None if tmp else onnx, task=task,
+                input_shape=list(x.shape), batch=batch, threads=threads if threads else torch.get_num_threads(),
+                warmup=warmup, device=device, device_name=device_name(device), versions=versions(),
+                providers=session.get_providers() if session is not None else None, rows=rows,
+                note=None if checkpoint else 'random weights (no checkpoint)')
+
+
+def _copies(samples):
+    """Fresh data samples for one call (predict writes its results into the samples it is given)."""
+    return [s.clone() if hasattr(s, 'clone') else s for s in samples]
