@@ -272,16 +272,16 @@ def compare_results(task: str, pt, ort, tol: Optional[dict] = None) -> dict:
     raise DeployError(f'unknown task {task!r}')
 
 
-def _run_both(task: str, task_processor, pt_model, backend_model, img: str):
+def _run_both(task: str, task_processor, pt_model, backend_model, img: str, input_shape=None):
     """Test-mode results of the PyTorch and the ONNX Runtime model on one image (each on inputs of its
     own: test_step fills in the data samples it is given). For segmentation and pose the raw network
     outputs are added as the field ``raw``: the logits at the input's size (the ONNX graph's output,
-    before mmdeploy's argmax) and the heatmaps."""
+    before mmdeploy's argmax) and the heatmaps. ``input_shape`` (W, H): a static export's shape."""
     with torch.no_grad():
-        pt = pt_model.test_step(task_processor.create_input(img, None)[0])[0]
-        ort = backend_model.test_step(task_processor.create_input(img, None)[0])[0]
+        pt = pt_model.test_step(task_processor.create_input(img, input_shape)[0])[0]
+        ort = backend_model.test_step(task_processor.create_input(img, input_shape)[0])[0]
         if task in ('segmentation', 'pose-detection'):
-            data = pt_model.data_preprocessor(task_processor.create_input(img, None)[0], False)
+            data = pt_model.data_preprocessor(task_processor.create_input(img, input_shape)[0], False)
             inputs = data['inputs']
             if task == 'segmentation':
                 pt_raw = pt_model.inference(inputs, [d.metainfo for d in data['data_samples']])
@@ -353,7 +353,7 @@ def export_onnx(config: Union[str, Config], checkpoint: Optional[str], out: str,
             backend_model = tp.build_backend_model([onnx_path])
             checks = []
             for path in images:
-                pt, ort = _run_both(task, tp, pt_model, backend_model, path)
+                pt, ort = _run_both(task, tp, pt_model, backend_model, path, dcfg.onnx_config.get('input_shape'))
                 checks.append(dict(image=path, **compare_results(task, pt, ort, tolerances)))
             report.update(checks=checks, tolerances=dict(TOLERANCES, **(tolerances or {})),
                           passed=all(c['ok'] for c in checks))
