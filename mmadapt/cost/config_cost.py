@@ -75,6 +75,30 @@ def count_config(cfg: Union[str, Config], shape: Sequence[int] = (224, 224), mod
     return out
 
 
+def network_latency(cfg: Union[str, Config, None], shape: Sequence[int] = (224, 224), model=None, batch: int = 1,
+                    threads: Optional[int] = 1, warmup: int = 5, repeats: int = 20, device: str = 'cpu') -> dict:
+    """PyTorch latency of a config's network at ``shape`` (H, W): the module ``count_config`` counts,
+    ``model(x, mode='tensor')`` on a random batch (no pre- or post-processing), in eval mode.
+
+    Returns :func:`mmadapt.cost.latency.spread` of the timed calls (ms per batch) with ``batch``,
+    ``threads``, ``input_hw`` and ``device_name``.
+    """
+    from .latency import alternate_times, device_name, num_threads, spread
+    model = build_model_from_config(cfg) if model is None else model
+    h, w = int(shape[0]), int(shape[1])
+    was_training = model.training
+    model = model.to(device).eval()
+    x = torch.randn(batch, 3, h, w, device=device)
+    forward = (lambda: model(x, None, mode='tensor')) if _accepts_mode(model) else (lambda: model(x))
+    try:
+        with torch.no_grad(), num_threads(threads):
+            times = alternate_times(dict(net=forward), repeats, device, warmup)['net']
+    finally:
+        model.train(was_training)
+    return dict(spread([1e3 * t for t in times]), batch=batch, threads=threads or torch.get_num_threads(),
+                input_hw=[h, w], device_name=device_name(device))
+
+
 def _is_super_backbone(backbone) -> bool:
     """Whether ``backbone`` is a super-backbone (``mmadapt.models.backbones.SuperBackboneMixin``), told by
     its search interface so that the cost layer imports no model code."""

@@ -568,6 +568,20 @@ def alternate_times(fns: Dict[str, Callable[[], object]], repeats: int, device: 
     return times
 
 
+def spread(times_ms: Sequence[float]) -> Dict[str, float]:
+    """Median, 10th / 90th percentile, minimum and mean of a list of times (ms), and their count."""
+    t = sorted(float(v) for v in times_ms)
+    if not t:
+        raise ValueError('spread of no times')
+
+    def pct(q):  # linear interpolation between the closest ranks (numpy's default)
+        pos = q * (len(t) - 1)
+        lo = int(pos)
+        return t[lo] + (t[min(lo + 1, len(t) - 1)] - t[lo]) * (pos - lo)
+    return dict(median_ms=statistics.median(t), p10_ms=pct(0.1), p90_ms=pct(0.9), min_ms=t[0],
+                mean_ms=statistics.fmean(t), repeats=len(t))
+
+
 class _Add(nn.Module):
     """Residual add (then the activation), as in ``MBConv`` / ``ResBlock`` forward."""
 

@@ -25,17 +25,12 @@ import numpy as np
 import torch
 from mmengine.config import Config
 
+from mmadapt.cost.latency import spread
+
 from .compat import DeployError, ort_providers, require_mmdeploy, versions
 from .export import default_deploy_config, export_onnx, load_deploy_config, load_model_config, task_of
 
 BACKENDS = ('pytorch', 'pytorch_graph', 'onnxruntime')
-
-
-def spread(times_ms: Sequence[float]) -> dict:
-    """Median, 10th / 90th percentile, minimum and mean of a list of times (ms)."""
-    t = np.asarray(times_ms, dtype=np.float64)
-    return dict(median_ms=float(np.median(t)), p10_ms=float(np.percentile(t, 10)),
-                p90_ms=float(np.percentile(t, 90)), min_ms=float(t.min()), mean_ms=float(t.mean()), repeats=len(t))
 
 
 def ort_session(onnx_path: str, threads: Optional[int] = None, device: str = 'cpu', providers=None):

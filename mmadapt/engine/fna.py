@@ -14,6 +14,8 @@ is ``mmadapt.ArchAdaptLoop`` (the search), plus an ``fna`` dict for the rest::
                    bn_recalib=None,                            # e.g. dict(iters=200, freeze=True)
                    cfg_options=None),  # replaced entries, e.g. {'train_dataloader.batch_size': 4}
         seed_baseline=False,             # also train the seed network with the param schedule
+        latency=dict(threads=1, warmup=5, repeats=20),  # PyTorch latency of each network in the
+                                         # summary (batch 1 at cost_input_size, this machine); None: off
     )
 
 Stages, each in its own folder of the work dir and each resumable (``--resume``):
@@ -24,7 +26,11 @@ Stages, each in its own folder of the work dir and each resumable (``--resume``)
    (``param/init.pth``), trained with the ``param.train_cfg`` schedule, then tested;
 3. ``seed`` (with ``seed_baseline``): the seed network trained with the same schedule (``seed/``);
 
-and ``summary.json`` / ``summary.md``: MAdds, params, metric and time of every network and stage.
+and ``summary.json`` / ``summary.md``: MAdds, params, latency, metric and time of every network and
+stage. The latency is PyTorch's, measured on the machine that ran the stage: the network (``mode=
+'tensor'``, no post-processing, what the MAdds count) at ``cost_input_size``, batch 1, median of
+``fna.latency.repeats`` calls after ``warmup``; ONNX Runtime figures come from
+``tools/analysis/benchmark_latency.py`` on the stage's config and checkpoint.
 
 Each finished stage writes ``<stage>/stage_done.json``; ``--resume`` skips a stage that has one and
 resumes an unfinished one from its own checkpoints. Paths in it are stored relative to the work dir, so
@@ -54,7 +60,7 @@ from mmengine.logging import print_log
 
 from mmadapt.arch import dump_spec, load_spec, path_spec
 from mmadapt.utils.checkpoint import latest_checkpoint
-from mmadapt.utils.config_values import config_bool
+from mmadapt.utils.config_values import config_bool, config_field_number, config_section
 from mmadapt.utils.fileio import atomic_write_text
 from .pipeline import (PipelineConfigError, PipelineFileError, clear_done, count_network, load_summary_file,
                        open_pipeline_config,
@@ -62,6 +68,7 @@ from .pipeline import (PipelineConfigError, PipelineFileError, clear_done, count
                        stored_path)
 
 SEARCH_TYPES = ('diff', 'random_sample', 'random_search')
+LATENCY_DEFAULTS = dict(threads=1, warmup=5, repeats=20, batch=1)
 PARAM_INITS = ('super', 'seed', 'random')
 ARCH_INITS = ('remap', 'random')
 STAGES = ('all', 'arch', 'param', 'seed')
@@ -86,7 +93,7 @@ def fna_settings(cfg: Config) -> dict:
     if 'fna' not in cfg:
         raise FNAConfigError('not an FNA config: it has no `fna` dict')
     fna = copy.deepcopy(cfg.fna.to_dict() if isinstance(cfg.fna, ConfigDict) else dict(cfg.fna))
-    allowed = {'seed', 'cost_input_size', 'search', 'arch', 'param', 'seed_baseline'}
+    allowed = {'seed', 'cost_input_size', 'search', 'arch', 'param', 'seed_baseline', 'latency'}
     unknown = sorted(set(fna) - allowed)
     if unknown:
         raise FNAConfigError(f'fna: unknown field(s) {unknown}; allowed: {sorted(allowed)}')
@@ -131,6 +138,13 @@ def fna_settings(cfg: Config) -> dict:
         param.setdefault(key, None)
     fna['param'] = param
     fna['seed_baseline'] = config_bool(fna.get('seed_baseline', False), 'fna.seed_baseline', FNAConfigError)
+    latency = fna.get('latency', dict(LATENCY_DEFAULTS))
+    if latency:
+        latency = config_section(dict(fna), 'latency', LATENCY_DEFAULTS, 'fna.latency', FNAConfigError)
+        for key in ('warmup', 'repeats', 'threads', 'batch'):
+            config_field_number(latency[key], f'fna.latency.{key}', low=0 if key == 'warmup' else 1,
+                                integer=True, error=FNAConfigError)
+    fna['latency'] = latency or None
     if (arch['init'] == 'remap' or param['init'] == 'seed' or fna['seed_baseline']) and not seed['checkpoint']:
         needs = [n for n, c in (("fna.arch.init='remap'", arch['init'] == 'remap'),
                                 ("fna.param.init='seed'", param['init'] == 'seed'),
@@ -358,7 +372,8 @@ def run_pipeline(config, work_dir: Optional[str] = None, cfg_options: Optional[d
         _, seconds = _run(pcfg, param_dir, launcher, resume, f'{name}_param')
         mark_done(root, 'param', dict(seconds=seconds, init=init))
         summary['times']['param'] = seconds
-        summary['networks']['adapted'] = dict(spec=derived.describe(), init=init, **count_network(pcfg, size),
+        summary['networks']['adapted'] = dict(spec=derived.describe(), init=init,
+                                              **count_network(pcfg, size, fna['latency']),
                                               metrics=_results(param_dir))
 
     # -- stage 3: the seed network with the same schedule -------------------------------------------
@@ -370,7 +385,7 @@ def run_pipeline(config, work_dir: Optional[str] = None, cfg_options: Optional[d
         mark_done(root, 'seed', dict(seconds=seconds))
         summary['times']['seed'] = seconds
         summary['networks']['seed'] = dict(spec=load_spec(fna['seed']['spec']).describe(), init='seed',
-                                           **count_network(scfg, size), metrics=_results(seed_dir))
+                                           **count_network(scfg, size, fna['latency']), metrics=_results(seed_dir))
     return _write_summary(root, summary)
 
 
@@ -429,16 +444,23 @@ def _write_summary(root: str, summary: dict) -> dict:
     if rank == 0:
         os.makedirs(root, exist_ok=True)
         atomic_write_text(osp.join(root, 'summary.json'), json.dumps(summary, indent=2) + '\n')
-        lines = ['| network | MAdds | params | backbone MAdds | metric |', '| --- | --- | --- | --- | --- |']
+        lines = ['| network | MAdds | params | backbone MAdds | latency (ms) | metric |',
+                 '| --- | --- | --- | --- | --- | --- |']
         for key in ('seed', 'adapted'):
             net = summary['networks'].get(key)
             if net:
+                lat = net.get('latency')
+                lat = f"{lat['median_ms']:.2f} ({lat['p10_ms']:.2f}-{lat['p90_ms']:.2f})" if lat else '-'
                 lines.append(f"| {key} ({net['init']} init) | {format_count(net['madds'])} | "
-                             f"{format_count(net['params'])} | {format_count(net['backbone_madds'])} | "
+                             f"{format_count(net['params'])} | {format_count(net['backbone_madds'])} | {lat} | "
                              f"{_fmt_metric(net['metrics'])} |")
         times = ', '.join(f'{k} {v:.0f} s' for k, v in summary['times'].items())
         text = '\n'.join(lines) + f"\n\nMAdds at {summary['cost_input_size'][0]}x{summary['cost_input_size'][1]}; " \
             f"search: {summary['search']}; stage times: {times or '-'}\n"
+        lat = next((n['latency'] for n in summary['networks'].values() if n and n.get('latency')), None)
+        if lat:
+            text += (f"\nlatency: PyTorch, the network without post-processing at the same size, batch {lat['batch']}, "
+                     f"{lat['threads']} thread(s), median (p10-p90) of {lat['repeats']} calls on {lat['device_name']}\n")
         if summary.get('derived_spec'):
             text += f"\nderived: {summary['derived_spec']}\n"
         atomic_write_text(osp.join(root, 'summary.md'), text)

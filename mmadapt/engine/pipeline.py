@@ -196,12 +196,18 @@ def read_results(work_dir: str, error: Type[Exception] = PipelineFileError) -> d
     return metrics['test'] or metrics['val']
 
 
-def count_network(cfg: Config, size) -> dict:
-    """MAdds and params of the model of ``cfg`` at input ``size`` = (H, W): whole model and backbone."""
-    from mmadapt.cost.config_cost import count_config
-    res = count_config(cfg, size)
-    return dict(madds=res.model.madds, params=res.model.params, backbone_madds=res.backbone_madds,
-                backbone_params=res.backbone_params)
+def count_network(cfg: Config, size, latency: Optional[dict] = None) -> dict:
+    """MAdds and params of the model of ``cfg`` at input ``size`` = (H, W): whole model and backbone;
+    with ``latency`` (keyword arguments of :func:`mmadapt.cost.config_cost.network_latency`) also its
+    PyTorch latency on this machine (``latency``: median, spread and protocol, in ms)."""
+    from mmadapt.cost.config_cost import build_model_from_config, count_config, network_latency
+    model = build_model_from_config(cfg)
+    res = count_config(cfg, size, model=model)
+    out = dict(madds=res.model.madds, params=res.model.params, backbone_madds=res.backbone_madds,
+               backbone_params=res.backbone_params)
+    if latency:
+        out['latency'] = network_latency(None, size, model=model, **latency)
+    return out
 
 
 def replace_key(cfg: Config, key: str, value, field: str = 'cfg_options',

@@ -468,3 +468,18 @@ def test_affine_calibration_fits_a_fixed_cost_and_round_trips(tmp_path):
     table.save(str(tmp_path / 't.json'))
     again = LatencyTable.load(str(tmp_path / 't.json'), threads=1)
     assert again.offset == pytest.approx(0.3) and again.factor == pytest.approx(1.2)
+
+
+def test_spread_and_network_latency():
+    """spread's percentiles against hand-computed ones; network_latency times a config's network."""
+    from mmadapt.cost.latency import spread
+    s = spread([5.0, 1.0, 3.0, 2.0, 4.0])
+    assert s['median_ms'] == 3.0 and s['min_ms'] == 1.0 and s['mean_ms'] == 3.0 and s['repeats'] == 5
+    assert abs(s['p10_ms'] - 1.4) < 1e-12 and abs(s['p90_ms'] - 4.6) < 1e-12  # numpy's linear interpolation
+    import os.path as osp
+
+    from mmadapt.cost.config_cost import network_latency
+    from ..conftest import ROOT
+    r = network_latency(osp.join(ROOT, 'configs/baselines/mobilenetv2_shapes_cls.py'), (32, 32), warmup=1, repeats=3)
+    assert r['repeats'] == 3 and r['input_hw'] == [32, 32] and r['batch'] == 1 and r['threads'] == 1
+    assert 0 < r['min_ms'] <= r['median_ms'] <= r['p90_ms'] and r['device_name'].startswith('cpu: ')

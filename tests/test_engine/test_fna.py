@@ -167,7 +167,14 @@ def test_whole_pipeline(fna_config, shapes_root, tmp_path):
         assert 'accuracy/top1' in net['metrics'] and net['madds'] > 0 and net['params'] > 0
     assert set(summary['times']) == {'arch', 'param', 'seed'}
     assert summary['networks']['adapted']['init'] == 'super'
-    assert (work / 'summary.md').read_text().startswith('| network | MAdds |')
+    assert (work / 'summary.md').read_text().startswith('| network | MAdds | params | backbone MAdds | latency (ms) |')
+    # the latency column: PyTorch on this machine, batch 1 at the cost input size, the default protocol
+    for net in summary['networks'].values():
+        lat = net['latency']
+        assert lat['batch'] == 1 and lat['threads'] == 1 and lat['repeats'] == 20
+        assert lat['input_hw'] == summary['cost_input_size']
+        assert 0 < lat['min_ms'] <= lat['p10_ms'] <= lat['median_ms'] <= lat['p90_ms']
+        assert f"{lat['median_ms']:.2f} (" in (work / 'summary.md').read_text()
     # the remapped checkpoint loads into the derived network with no missing or unexpected keys
     from mmadapt.models import DerivedMobileNetV2
     derived = load_spec(str(work / 'arch' / 'derived_final.yaml'))
@@ -265,4 +272,13 @@ def test_fna_config_errors(fna_config):
     cfg.fna.seed.checkpoint = None
     with pytest.raises(FNAConfigError, match=r"fna.seed: missing field 'checkpoint', needed by fna.arch.init='remap'"):
         fna_settings(cfg)
+    cfg = Config.fromfile(fna_config)
+    cfg.fna.latency = dict(repeats=0)
+    with pytest.raises(FNAConfigError, match=r'fna.latency.repeats must be an integer >= 1, got 0'):
+        fna_settings(cfg)
+    cfg.fna.latency = dict(repeat=3)
+    with pytest.raises(FNAConfigError, match=r"fna.latency: unknown field\(s\) \['repeat'\]"):
+        fna_settings(cfg)
+    cfg.fna.latency = None
+    assert fna_settings(cfg)['latency'] is None
     assert spec_from_dict(SEED).is_derived

@@ -30,6 +30,9 @@ Three ways to run (:meth:`set_route`, :meth:`set_dynamic`):
   the outputs come back in input order (zero-padded to the max widths, so a head built for the max
   network reads them). A batch of one image runs its sliced path directly. Routing is deterministic
   in evaluation (no Gumbel noise).
+  Its pieces are public for deployment (:mod:`mmadapt.deploy.dsnet`): :meth:`forward_trunk`,
+  :meth:`gate_choice_logits` (the first gate) and :meth:`forward_route_from` (a static route on the
+  trunk's outputs) compute exactly what the grouped run computes.
 
 Normalisation: GroupNorm needs nothing per route. With BN (DS-MBNet), each route keeps its own
 running statistics for the BN layers whose input depends on the route (those after the first gate
@@ -609,14 +612,8 @@ class DSBackbone(BaseModule):
         run.unit(f'{name}.depthwise_conv', module.depthwise_conv, y, None, info.candidates[0].kernel)
 
     def _forward_grouped(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
-        net = self.net
         n = x.shape[0]
-        first = self.gate_stages[0][0]
-        self._ctx = _Context()
-        net.set_subnet(self.route_specs[self._route_index[self.max_route]], cache=True)
-        run = net.start_run()
-        trunk_outs: List[torch.Tensor] = []
-        y = self._run_stages(net.run_stem(x, run), run, range(first), trunk_outs)
+        y, trunk_outs = self.forward_trunk(x)
         choices = torch.zeros(n, len(self.num_choices), dtype=torch.long, device=x.device)
         results = self._grouped(0, y, torch.arange(n, device=x.device), (), trunk_outs, choices)
         self.last_choices = choices
@@ -636,12 +633,7 @@ class DSBackbone(BaseModule):
         net = self.net
         stages = self.gate_stages[g]
         rest = tuple(k - 1 for k in self.num_choices[g + 1:])
-        self._ctx = _Context(decide=True)
-        net.set_subnet(self.route_specs[self._route_index[prefix + (self.num_choices[g] - 1, ) + rest]], cache=True)
-        if self._switched:
-            self.load_route_stats(self.max_route)  # the gate point's layers are not switched: any route
-        self._gate_input(g, x, net.start_run())
-        choice = self._ctx.choices[g]
+        choice, _ = self._decide_at(g, x, prefix)
         choices[rows, g] = choice
         last_stage = (self.gate_stages[g + 1][0] if g + 1 < len(self.gate_stages) else len(net.stages))
         results = []
@@ -653,18 +645,78 @@ class DSBackbone(BaseModule):
                 idx = (choice == k).nonzero()[:, 0]
                 sel, xs, ts = rows[idx], x[idx], [t[idx] for t in trunk_outs]
             route = prefix + (k, ) + rest
-            self._ctx = _Context()
-            net.set_subnet(self.route_specs[self._route_index[route]], cache=True)
-            if self._switched:
-                self.load_route_stats(route)
-            run = net.start_run()
-            outs = list(ts)
-            y = self._run_stages(xs, run, range(stages[0], last_stage), outs)
+            y, outs, run = self._run_route(route, xs, ts, range(stages[0], last_stage))
             if g + 1 < len(self.gate_stages):
                 results.extend(self._grouped(g + 1, y, sel, prefix + (k, ), outs, choices))
             else:
                 results.append((sel, net.finish(outs, y, run)))
         return results
+
+    def _decide_at(self, g: int, x: torch.Tensor, prefix: Tuple[int, ...]) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Gate ``g``'s (choices, logits) on ``x``, the input of its first stage (``prefix``: the
+        earlier gates' choices; the later gates' widths do not matter before the gate point)."""
+        rest = tuple(k - 1 for k in self.num_choices[g + 1:])
+        self._ctx = _Context(decide=True)
+        self.net.set_subnet(self.route_specs[self._route_index[prefix + (self.num_choices[g] - 1, ) + rest]],
+                            cache=True)
+        if self._switched:
+            self.load_route_stats(self.max_route)  # the gate point's layers are not switched: any route
+        self._gate_input(g, x, self.net.start_run())
+        return self._ctx.choices[g], self._ctx.logits[g]
+
+    def _run_route(self, route: Tuple[int, ...], x: torch.Tensor, trunk_outs: Sequence[torch.Tensor],
+                   stages) -> Tuple[torch.Tensor, List[torch.Tensor], object]:
+        """Run ``stages`` on ``x`` at the static ``route`` (its statistics loaded); returns (output,
+        the out_indices outputs so far, the run)."""
+        net = self.net
+        self._ctx = _Context()
+        net.set_subnet(self.route_specs[self._route_index[route]], cache=True)
+        if self._switched:
+            self.load_route_stats(route)
+        run = net.start_run()
+        outs = list(trunk_outs)
+        y = self._run_stages(x, run, stages, outs)
+        return y, outs, run
+
+    # -- a grouped run in pieces (deployment: trunk, gate and static routes as separate graphs) ---
+    def forward_trunk(self, x: torch.Tensor) -> Tuple[torch.Tensor, List[torch.Tensor]]:
+        """The stem and the stages before the first gated stage, as a grouped run computes them (the
+        max route's sub-network; these layers do not depend on the route).
+
+        Returns:
+            ``(y, trunk_outs)``: the input of the first gated stage and the outputs of the
+            ``out_indices`` stages before it (for :meth:`gate_choice_logits` and
+            :meth:`forward_route_from`).
+        """
+        if not self.gate_stages:
+            raise ValueError('forward_trunk needs a DSBackbone with gates (this one has none)')
+        net = self.net
+        self._ctx = _Context()
+        net.set_subnet(self.route_specs[self._route_index[self.max_route]], cache=True)
+        run = net.start_run()
+        trunk_outs: List[torch.Tensor] = []
+        y = self._run_stages(net.run_stem(x, run), run, range(self.gate_stages[0][0]), trunk_outs)
+        return y, trunk_outs
+
+    def gate_choice_logits(self, y: torch.Tensor) -> torch.Tensor:
+        """The first gate's logits (N, K) on the trunk output ``y`` (:meth:`forward_trunk`), as a
+        grouped run computes them: the choices :meth:`set_allowed_choices` excludes are ``-inf``, the
+        argmax is the choice. With several gates the later gates read the earlier routes' outputs:
+        only the first gate's logits are a function of the trunk."""
+        if not self.gate_stages:
+            raise ValueError('gate_choice_logits needs a DSBackbone with gates (this one has none)')
+        return self._decide_at(0, y, ())[1]
+
+    def forward_route_from(self, y: torch.Tensor, trunk_outs: Sequence[torch.Tensor],
+                           route) -> Tuple[torch.Tensor, ...]:
+        """The rest of the network (the stages from the first gated stage on, the head, the padding to
+        the max widths) at the static ``route`` on the trunk's ``(y, trunk_outs)``: what a grouped run
+        computes for the images the gates send to ``route``."""
+        if not self.gate_stages:
+            raise ValueError('forward_route_from needs a DSBackbone with gates (this one has none)')
+        route = self.route_of(route)
+        y, outs, run = self._run_route(route, y, trunk_outs, range(self.gate_stages[0][0], len(self.net.stages)))
+        return self.net.finish(outs, y, run)
 
     # -- export ----------------------------------------------------------------------------------
     def export_route(self, route) -> Tuple[dict, Dict[str, torch.Tensor]]:
