@@ -479,7 +479,7 @@ def latency_dsnet(out: str, threads: Optional[int] = 1, warmup: int = 10, repeat
     ONNX Runtime and PyTorch alike): the gate graph and every route graph in ONNX Runtime; in PyTorch
     the gate (trunk + gate), the trunk alone and every static route of the DS-Net
     (``backbone.set_route``, the classifier's logits). The graphs are static, so the input is a random
-    tensor of the export's input shape. Figures: :func:`mmadapt.deploy.latency.spread` (median ms...)
+    tensor of the export's input shape. Figures: :func:`mmadapt.cost.latency.spread` (median ms...)
     per graph; per route the trunk's share of its time (PyTorch trunk / route; ONNX Runtime gate graph
     / route, the gate included) and, with the check's route shares, the runtime's expected time per
     image (gate graph + the routes weighted by their share).
@@ -487,10 +487,9 @@ def latency_dsnet(out: str, threads: Optional[int] = 1, warmup: int = 10, repeat
     require_mmdeploy()
     from mmdeploy.apis.utils import build_task_processor
 
-    from mmadapt.cost.latency import alternate_times, device_name, num_threads
+    from mmadapt.cost.latency import alternate_times, device_name, num_threads, spread
     from mmadapt.utils.config_values import config_field_number
     from mmadapt.utils.fileio import atomic_write_text
-    from .latency import spread
     if threads is not None:
         threads = config_field_number(threads, 'threads', low=1, integer=True, error=DeployError)
     out = osp.abspath(out)

@@ -1,12 +1,13 @@
 """Latency of a model config in PyTorch and in ONNX Runtime, side by side on one machine.
 
-:func:`benchmark_latency` (``tools/analysis/benchmark_latency.py``) times three callables on the same
+:func:`benchmark_latency` (``tools/analysis/benchmark_latency.py``) times four callables on the same
 preprocessed input, alternately (the order flipped every round, so that a noisy machine slows all
-alike), after a warm-up:
+alike; ``pytorch_graph`` in a block of its own, see :meth:`LatencyCase.time_graph`), after a warm-up:
 
 - ``pytorch``: the model's own inference in PyTorch, ``model(x, data_samples, mode='predict')`` (the
   framework's post-processing included: NMS, keypoint decoding, resizing masks; data loading and
   normalisation excluded, as for the ONNX model);
+- ``pytorch_net``: the network alone in PyTorch, ``model(x, mode='tensor')`` (what the MAdds count);
 - ``pytorch_graph``: mmdeploy's rewritten forward in PyTorch, i.e. exactly the computation the ONNX
   graph holds (for detection the ONNX-style NMS, for pose the heatmaps only);
 - ``onnxruntime``: the ONNX model in an ONNX Runtime session (``intra_op_num_threads`` = threads).
@@ -30,7 +31,7 @@ from mmadapt.cost.latency import spread
 from .compat import DeployError, ort_providers, require_mmdeploy, versions
 from .export import default_deploy_config, export_onnx, load_deploy_config, load_model_config, task_of
 
-BACKENDS = ('pytorch', 'pytorch_graph', 'onnxruntime')
+BACKENDS = ('pytorch', 'pytorch_net', 'pytorch_graph', 'onnxruntime')
 
 
 def ort_session(onnx_path: str, threads: Optional[int] = None, device: str = 'cpu', providers=None):
@@ -60,21 +61,40 @@ def _input_batch(task_processor, model, img, static_shape, batch: int):
     return x, samples
 
 
-def benchmark_latency(config: Union[str, Config], checkpoint: Optional[str] = None, onnx: Optional[str] = None,
-                      shape: Optional[Sequence[int]] = None, batch: int = 1, threads: Optional[int] = 1,
-                      warmup: int = 10, repeats: int = 50, backends: Sequence[str] = BACKENDS, img=None,
-                      device: str = 'cpu', cfg_options: Optional[dict] = None,
-                      deploy_cfg: Union[None, str, Config] = None) -> Dict:
-    """Latency of ``config`` in PyTorch and ONNX Runtime (see the module docstring).
+class LatencyCase:
+    """The callables timed for one model: ``fns`` (name -> callable, timed alternately with other
+    cases') and ``graph`` (the ``pytorch_graph`` callable, or None; it runs inside mmdeploy's
+    rewriters, see :meth:`time_graph`), with the facts of the protocol in ``meta``."""
 
-    Args:
-        config / checkpoint: the model (checkpoint None: random weights; a detector's NMS time then
-            reflects random scores). onnx: its exported ``end2end.onnx`` (default: exported here,
-            unchecked, into a temporary folder). shape: (H, W) of a static export / the input image.
-        batch / threads / warmup / repeats: the protocol (threads None: the libraries' defaults).
-        backends: any of :data:`BACKENDS`. img: the image (default: the first test-set image, else a
-            random image of ``shape``).
-    """
+    def __init__(self, fns, graph, meta, model, dcfg, cleanup):
+        self.fns, self.graph, self.meta = fns, graph, meta
+        self._model, self._dcfg, self._cleanup = model, dcfg, cleanup
+
+    def time_graph(self, repeats: int, device: str, warmup: int) -> Dict[str, list]:
+        """Seconds of each timed ``pytorch_graph`` call (entering the rewriters patches functions: not
+        per call, so this is timed in a block of its own)."""
+        if self.graph is None:
+            return {}
+        from mmdeploy.core import RewriterContext
+        from mmdeploy.utils import IR
+
+        from mmadapt.cost.latency import alternate_times
+        with RewriterContext(cfg=self._dcfg, backend='onnxruntime', ir=IR.ONNX,
+                             opset=self._dcfg.onnx_config.get('opset_version', 11)), torch.no_grad():
+            return alternate_times(dict(pytorch_graph=self.graph), repeats, device, warmup)
+
+    def close(self):
+        if self._cleanup is not None:
+            shutil.rmtree(self._cleanup, ignore_errors=True)
+            self._cleanup = None
+
+
+def latency_case(config: Union[str, Config], checkpoint: Optional[str] = None, onnx: Optional[str] = None,
+                 shape: Optional[Sequence[int]] = None, batch: int = 1, threads: Optional[int] = 1,
+                 backends: Sequence[str] = BACKENDS, img=None, device: str = 'cpu',
+                 cfg_options: Optional[dict] = None, deploy_cfg: Union[None, str, Config] = None) -> LatencyCase:
+    """Build the model (and, without ``onnx``, export it unchecked to a temporary folder) and the
+    callables of ``backends`` on one preprocessed batch (see :func:`benchmark_latency`)."""
     require_mmdeploy()
     bad = [b for b in backends if b not in BACKENDS]
     if bad or not backends:
@@ -90,18 +110,16 @@ def benchmark_latency(config: Union[str, Config], checkpoint: Optional[str] = No
     dcfg = load_deploy_config(deploy_cfg, cfg, shape)
     if checkpoint is not None and not osp.isfile(checkpoint):
         raise DeployError(f'checkpoint {checkpoint}: no such file')
-
     from mmdeploy.apis.utils import build_task_processor
-    from mmdeploy.core import RewriterContext, patch_model
+    from mmdeploy.core import patch_model
     from mmdeploy.utils import IR
 
-    from mmadapt.cost.latency import alternate_times, device_name, num_threads
     from .export import check_checkpoint, check_images
     check_checkpoint(cfg, checkpoint)
     if img is None:
         try:
             img = check_images(cfg, None, 1)[0]
-        except DeployError:
+        except DeployError:  # no test set: a random image
             h, w = shape or (224, 224)
             img = np.random.default_rng(0).integers(0, 256, (int(h), int(w), 3), dtype=np.uint8)
     tmp = None
@@ -116,9 +134,12 @@ def benchmark_latency(config: Union[str, Config], checkpoint: Optional[str] = No
             onnx = osp.join(tmp, 'export', 'end2end.onnx')
         tp = build_task_processor(cfg, dcfg, device)
         model = tp.build_pytorch_model(checkpoint).eval()
-        static = dcfg.onnx_config.get('input_shape')
-        x, samples = _input_batch(tp, model, img, static, batch)
+        x, samples = _input_batch(tp, model, img, dcfg.onnx_config.get('input_shape'), batch)
         fns, session = {}, None
+        if 'pytorch' in backends:
+            fns['pytorch'] = lambda: model(x, _copies(samples), mode='predict')
+        if 'pytorch_net' in backends:
+            fns['pytorch_net'] = lambda: model(x, None, mode='tensor')
         if 'onnxruntime' in backends:
             session = ort_session(onnx, threads, device)
             inp = session.get_inputs()[0]
@@ -127,30 +148,56 @@ def benchmark_latency(config: Union[str, Config], checkpoint: Optional[str] = No
                                   'dynamic batch axis (a dynamic deploy config)')
             feed = {inp.name: x.cpu().numpy()}
             fns['onnxruntime'] = lambda: session.run(None, feed)
-        if 'pytorch' in backends:
-            fns['pytorch'] = lambda: model(x, _copies(samples), mode='predict')
-        with num_threads(threads), torch.no_grad():
-            times = alternate_times(fns, repeats, device, warmup) if fns else {}
-            if 'pytorch_graph' in backends:
-                # inside mmdeploy's rewriters (entering them patches functions: not per call, so this
-                # one is timed in a block of its own after the others)
-                patched = patch_model(model, cfg=dcfg, backend='onnxruntime', ir=IR.ONNX)
-                with RewriterContext(cfg=dcfg, backend='onnxruntime', ir=IR.ONNX,
-                                     opset=dcfg.onnx_config.get('opset_version', 11)):
-                    times.update(alternate_times(
-                        dict(pytorch_graph=lambda: patched(x, data_samples=_copies(samples), mode='predict')),
-                        repeats, device, warmup))
-    finally:
+        graph = None
+        if 'pytorch_graph' in backends:
+            patched = patch_model(model, cfg=dcfg, backend='onnxruntime', ir=IR.ONNX)
+            graph = lambda: patched(x, data_samples=_copies(samples), mode='predict')  # noqa: E731
+    except BaseException:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
-    rows = {k: spread([1e3 * t for t in times[k]]) for k in BACKENDS if k in times}
+        raise
+    from mmadapt.cost.latency import device_name
+    meta = dict(config=cfg.filename, checkpoint=checkpoint, onnx=None if tmp else onnx, task=task,
+                input_shape=list(x.shape), batch=batch, threads=threads if threads else torch.get_num_threads(),
+                device=device, device_name=device_name(device), versions=versions(),
+                providers=session.get_providers() if session is not None else None,
+                note=None if checkpoint else 'random weights (no checkpoint)')
+    return LatencyCase(fns, graph, meta, model, dcfg, tmp)
+
+
+def rows_of(times: Dict[str, list], batch: int, order: Sequence[str] = BACKENDS) -> Dict[str, dict]:
+    """:func:`spread` in ms of each timed callable (seconds per call), with ``per_image_ms``."""
+    rows = {k: spread([1e3 * t for t in times[k]]) for k in order if k in times}
     for r in rows.values():
         r['per_image_ms'] = r['median_ms'] / batch
-    return dict(config=cfg.filename, checkpoint=checkpoint, onnx=None if tmp else onnx, task=task,
-                input_shape=list(x.shape), batch=batch, threads=threads if threads else torch.get_num_threads(),
-                warmup=warmup, device=device, device_name=device_name(device), versions=versions(),
-                providers=session.get_providers() if session is not None else None, rows=rows,
-                note=None if checkpoint else 'random weights (no checkpoint)')
+    return rows
+
+
+def benchmark_latency(config: Union[str, Config], checkpoint: Optional[str] = None, onnx: Optional[str] = None,
+                      shape: Optional[Sequence[int]] = None, batch: int = 1, threads: Optional[int] = 1,
+                      warmup: int = 10, repeats: int = 50, backends: Sequence[str] = BACKENDS, img=None,
+                      device: str = 'cpu', cfg_options: Optional[dict] = None,
+                      deploy_cfg: Union[None, str, Config] = None) -> Dict:
+    """Latency of ``config`` in PyTorch and ONNX Runtime (see the module docstring).
+
+    Args:
+        config / checkpoint: the model (checkpoint None: random weights; a detector's NMS time then
+            reflects random scores). onnx: its exported ``end2end.onnx`` (default: exported here,
+            unchecked, into a temporary folder). shape: (H, W) of a static export / the input image.
+        batch / threads / warmup / repeats: the protocol (threads None: the libraries' defaults).
+        backends: any of :data:`BACKENDS`. img: the image (default: the first test-set image, else a
+            random image of ``shape``).
+    """
+    from mmadapt.cost.latency import alternate_times, num_threads
+    case = latency_case(config, checkpoint, onnx, shape, batch, threads, backends, img, device, cfg_options,
+                        deploy_cfg)
+    try:
+        with num_threads(threads), torch.no_grad():
+            times = alternate_times(case.fns, repeats, device, warmup) if case.fns else {}
+            times.update(case.time_graph(repeats, device, warmup))
+    finally:
+        case.close()
+    return dict(case.meta, warmup=warmup, rows=rows_of(times, batch))
 
 
 def _copies(samples):

@@ -4,12 +4,13 @@
 Usage::
 
     python tools/analysis/benchmark_latency.py CONFIG [CHECKPOINT] [--onnx DIR/end2end.onnx] [--shape H W]
-        [--batch 1] [--threads 1] [--warmup 10] [--repeats 50] [--backends pytorch pytorch_graph onnxruntime]
+        [--batch 1] [--threads 1] [--warmup 10] [--repeats 50] [--backends pytorch pytorch_net pytorch_graph onnxruntime]
         [--device cpu] [--out FILE.json]
 
 Without ``--onnx`` the model is exported first (``tools/deploy.py``'s export, unchecked, into a
 temporary folder). Rows (see ``mmadapt.deploy.latency``): ``pytorch`` is the model's own inference
-(``mode='predict'``, post-processing included), ``pytorch_graph`` mmdeploy's rewritten forward (the
+(``mode='predict'``, post-processing included), ``pytorch_net`` the network alone (``mode='tensor'``,
+what the MAdds count), ``pytorch_graph`` mmdeploy's rewritten forward (the
 computation of the ONNX graph) in PyTorch, ``onnxruntime`` the ONNX model. Every figure is per call on
 one preprocessed batch: median, 10th-90th percentile, minimum, per image. Requires the deployment extra
 (``make install-deploy``).
@@ -36,7 +37,7 @@ def parse_args(argv=None):
     p.add_argument('--threads', type=int, default=1, help='threads of PyTorch and ONNX Runtime (0: their defaults)')
     p.add_argument('--warmup', type=int, default=10)
     p.add_argument('--repeats', type=int, default=50)
-    p.add_argument('--backends', nargs='+', default=['pytorch', 'pytorch_graph', 'onnxruntime'])
+    p.add_argument('--backends', nargs='+', default=['pytorch', 'pytorch_net', 'pytorch_graph', 'onnxruntime'])
     p.add_argument('--device', default='cpu')
     p.add_argument('--out', help='also write the figures to this JSON file')
     p.add_argument('--cfg-options', nargs='+', action=DictAction, default=None)
