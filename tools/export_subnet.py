@@ -21,7 +21,9 @@ a built-in name, or ``max``). DIR receives:
   ``strict=True`` into the ``mmadapt.Derived*`` backbone of the spec) and every other key of the
   model checkpoint as it was; ``meta`` with the spec, the derived backbone's config and the source;
 * ``config.py`` (when CONFIG is a whole model's config): CONFIG with the derived backbone in place of
-  the elastic one; with ``subnet.pth`` it is a model of its own, e.g. for
+  the elastic one, and a linear classifier head cut to a narrower sub-network's output width (the
+  elastic network zero-pads that output to the max width: the cut computes the same scores; in
+  ``subnet.pth`` too, see :func:`fit_linear_head`); with ``subnet.pth`` it is a model of its own, e.g. for
   ``python tools/deploy.py DIR/config.py DIR/subnet.pth --out ONNX_DIR``.
 
 The pair is the seed of any method (``mmadapt.Remap(source_spec='DIR/subnet.yaml', format='mmadapt')``).
@@ -36,6 +38,7 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
+import torch  # noqa: E402
 from mmengine.config import Config, ConfigDict, DictAction  # noqa: E402
 
 
@@ -55,8 +58,6 @@ def parse_args(argv=None):
 def export(config, checkpoint, subnet, out, prefix='backbone.', cfg_options=None, route=None):
     """Export ``subnet`` of the elastic backbone of ``config`` (or ``route`` of its DS-Net backbone)
     from ``checkpoint`` into ``out``."""
-    import torch
-
     from mmadapt.arch import dump_spec
     from mmadapt.models.backbones import DSBackbone, ElasticBackbone
     from mmadapt.remap import unwrap_checkpoint
@@ -116,9 +117,10 @@ def export(config, checkpoint, subnet, out, prefix='backbone.', cfg_options=None
         max_spec = backbone.spec
     out_state = {f'backbone.{k}': v for k, v in sub_state.items()}
     out_state.update(rest)
+    head_width = fit_linear_head(cfg, derived_cfg, out_state) if 'backbone' in cfg.model else None
     meta = dict(arch_spec=sub.to_dict(), derived_backbone=derived_cfg, source_checkpoint=osp.abspath(checkpoint),
                 source_config=osp.abspath(config), max_spec=max_spec.to_dict(), copied=sorted(rest),
-                route=None if route is None else str(route))
+                route=None if route is None else str(route), head_fitted_to=head_width)
 
     out = osp.abspath(out)
     parent = osp.dirname(out)
@@ -137,6 +139,35 @@ def export(config, checkpoint, subnet, out, prefix='backbone.', cfg_options=None
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
     return sub, derived_cfg
+
+
+def fit_linear_head(cfg: Config, derived_cfg: dict, state: dict):
+    """Cut the model's head to the sub-network's output width, in ``cfg`` and ``state``; returns the
+    width, or None when the head already reads it (or the model has no ``head.in_channels``).
+
+    The elastic and DS-Net backbones zero-pad a narrower sub-network's output to the max width, which
+    the head was built for; the sub-network's own backbone gives its width only. A linear head
+    (``head.fc``) on global average pooling multiplies the padded channels by weights that meet
+    zeros, so its weights cut to the sub-network's channels compute exactly the same scores. Other
+    heads reading a narrower output raise ValueError.
+    """
+    from mmengine.registry import MODELS
+    head = cfg.model.get('head') or {}
+    if head.get('in_channels') is None:
+        return None
+    with torch.no_grad():
+        width = int(MODELS.build(dict(derived_cfg, init_cfg=[])).eval()(torch.zeros(1, 3, 64, 64))[-1].shape[1])
+    if width == head['in_channels']:
+        return None
+    neck = str((cfg.model.get('neck') or {}).get('type', '')).rpartition('.')[2]
+    weight = state.get('head.fc.weight')
+    if neck != 'GlobalAveragePooling' or weight is None or weight.dim() != 2 or weight.shape[1] != head['in_channels']:
+        raise ValueError(f"the sub-network gives {width} channels and the head reads {head['in_channels']} (the "
+                         'elastic network pads to the max width); only a linear head (head.fc) on global average '
+                         f"pooling is cut to fit, not neck {neck or None!r} / head {head.get('type')!r}")
+    state['head.fc.weight'] = weight[:, :width].clone()
+    cfg.model.head.in_channels = width
+    return width
 
 
 def main(argv=None):

@@ -384,7 +384,7 @@ def spec_units(spec, input_hw: Tuple[int, int], batch: int = 1, out_indices: Opt
             the head are not built). Default: the whole network.
     """
     spec = load_spec(spec)
-    h, w = _check_hw(input_hw)
+    h, w = check_hw(input_hw)
     if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
         raise ValueError(f'batch must be a positive integer, got {batch!r}')
     n = len(spec.stages)
@@ -415,7 +415,7 @@ def spec_units(spec, input_hw: Tuple[int, int], batch: int = 1, out_indices: Opt
     return result
 
 
-def _check_hw(input_hw) -> Tuple[int, int]:
+def check_hw(input_hw) -> Tuple[int, int]:
     try:
         h, w = (int(v) for v in input_hw)
     except (TypeError, ValueError):
@@ -522,23 +522,7 @@ def time_callable(fn: Callable[[], object], warmup: int = 10, repeats: int = 30,
     On CUDA the device is synchronised before and after every timed call, so a call's time is its
     kernels' time, not their launch.
     """
-    _check_protocol(warmup, repeats)
-    cuda = torch.device(device).type == 'cuda'
-
-    def sync():
-        if cuda:
-            torch.cuda.synchronize(device)
-
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        sync()
-        start = time.perf_counter()
-        fn()
-        sync()
-        times.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(times)
+    return 1e3 * statistics.median(alternate_times(dict(fn=fn), repeats, device, warmup)['fn'])
 
 
 def alternate_times(fns: Dict[str, Callable[[], object]], repeats: int, device: Union[str, torch.device] = 'cpu',
@@ -685,7 +669,7 @@ def measure_network(network: nn.Module, input_hw: Tuple[int, int], batch: int = 
         device: ``'cpu'`` or ``'cuda[:N]'``; the module is moved there.
         in_channels: C of the input (default: the input channels of the module's first ``Conv2d``).
     """
-    h, w = _check_hw(input_hw)
+    h, w = check_hw(input_hw)
     if not isinstance(network, nn.Module):
         raise TypeError(f'measure_network measures a built module, got {type(network).__name__}; build the '
                         "spec's backbone first, e.g. mmadapt.models.build_spec_backbone(spec, out_indices)")
@@ -1001,7 +985,7 @@ def calibrate(table: LatencyTable, specs: Sequence, input_hw: Tuple[int, int],
         raise ValueError(f'networks has {len(networks)} modules for {len(specs)} specs')
     if method not in CALIBRATIONS:
         raise ValueError(f'method must be one of {CALIBRATIONS}, got {method!r}')
-    hw = _check_hw(input_hw)
+    hw = check_hw(input_hw)
     predicted = [table.raw_predict(s, hw, out_indices) for s in specs]
     if measured is None:
         table.check_allocator()

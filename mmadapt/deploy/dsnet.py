@@ -161,39 +161,6 @@ def _replace_folder(tmp: str, out: str) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def _fit_head(folder: str, derived_cfg: dict, x: torch.Tensor, k: int) -> None:
-    """Fit the head of route ``k``'s classifier (``folder``: ``config.py`` + ``subnet.pth`` of
-    ``tools/export_subnet.py``) to the route's output width.
-
-    The DS-Net pads a route's output with zero channels to the max width, which the head reads; the
-    route's own backbone gives its width only, while the config keeps the head of the max width. A
-    linear head on global average pooling reads the padded channels with weights that multiply zeros:
-    its weights cut to the route's channels compute exactly the same scores."""
-    from mmengine.registry import MODELS, init_default_scope
-    cfg = Config.fromfile(osp.join(folder, 'config.py'))
-    init_default_scope('mmadapt')
-    with torch.no_grad():
-        width = int(MODELS.build(derived_cfg).eval()(x)[-1].shape[1])
-    head = cfg.model.get('head') or {}
-    if head.get('in_channels') in (None, width):
-        return
-    neck = (cfg.model.get('neck') or {}).get('type', '')
-    ckpt_path = osp.join(folder, 'subnet.pth')
-    ckpt = torch.load(ckpt_path, map_location='cpu', weights_only=False)
-    state = ckpt['state_dict']
-    weight = state.get('head.fc.weight')
-    if (str(neck).rpartition('.')[2] != 'GlobalAveragePooling' or weight is None or weight.dim() != 2
-            or weight.shape[1] != head['in_channels']):
-        raise DeployError(f'route {k} gives {width} channels and the head reads {head["in_channels"]} (the DS-Net '
-                          'pads the route to the max width); export_dsnet fits linear heads (head.fc) on global '
-                          f'average pooling only, not neck {neck or None!r} / head {head.get("type")!r}')
-    state['head.fc.weight'] = weight[:, :width].clone()
-    ckpt.setdefault('meta', {})['head_fitted_to'] = width
-    torch.save(ckpt, ckpt_path)
-    cfg.model.head.in_channels = width
-    cfg.dump(osp.join(folder, 'config.py'))
-
-
 def read_dsnet_report(folder: str) -> Dict:
     """The ``dsnet.json`` of a DS-Net export folder."""
     from mmadapt.utils.fileio import read_json_object
@@ -358,10 +325,9 @@ def export_dsnet(config: Union[str, Config], checkpoint: Optional[str], out: str
             k = route[0]
             folder = osp.join(tmp, _route_dir(k))
             try:
-                _, derived_cfg = export_tool.export(model_cfg_path, checkpoint, None, folder, route=str(k))
+                export_tool.export(model_cfg_path, checkpoint, None, folder, route=str(k))
             except ValueError as e:
                 raise DeployError(f'route {k}: {e}') from None
-            _fit_head(folder, derived_cfg, x[:1].cpu(), k)
             route_reports[k] = export_onnx(osp.join(folder, 'config.py'), osp.join(folder, 'subnet.pth'), folder,
                                            deploy_cfg=dcfg, img=images, check=check, num_images=num_images,
                                            device=device)

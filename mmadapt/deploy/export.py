@@ -119,10 +119,12 @@ def load_deploy_config(deploy_cfg: Union[str, Config], model_cfg: Config,
 
 
 def check_shape(shape) -> tuple:
+    """(H, W) of an export, both at least 16."""
+    from mmadapt.cost.latency import check_hw
     try:
-        h, w = (int(v) for v in shape)
-    except (TypeError, ValueError):
-        raise DeployError(f'shape must be two integers (H, W), got {shape!r}') from None
+        h, w = check_hw(shape)
+    except ValueError:
+        raise DeployError(f'shape must be two positive integers (H, W), got {shape!r}') from None
     if h < 16 or w < 16:
         raise DeployError(f'shape (H, W) = ({h}, {w}): both must be at least 16')
     return h, w
