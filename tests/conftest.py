@@ -45,6 +45,20 @@ def data32(tmp_path_factory):
     return str(root) + '/'
 
 
+def randomize_bn(model, mean: float = 0.5, affine: bool = False):
+    """Non-trivial BN statistics (mean in [-mean, mean], var in [0.5, 1.5]) and, with ``affine``,
+    scales in [0.5, 1.5] and shifts in [-0.2, 0.2]: exact-function checks must see them."""
+    import torch
+    for m in model.modules():
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+            m.running_mean.uniform_(-mean, mean)
+            m.running_var.uniform_(0.5, 1.5)
+            if affine:
+                m.weight.data.uniform_(0.5, 1.5)
+                m.bias.data.uniform_(-0.2, 0.2)
+    return model
+
+
 def folder_digest(folder) -> str:
     """SHA-256 of every file's relative path and bytes below ``folder`` (two generated data sets
     are identical exactly when their digests are)."""

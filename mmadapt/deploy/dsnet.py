@@ -15,7 +15,7 @@ is several graphs and a small runtime:
   that the config's ``train_cfg.gate_choices`` excludes are ``-inf``). Exported here with
   ``torch.onnx.export`` (TorchScript, opset 11).
 * ``route_<k>/``: for every route the gate can pick, the **route graph**: the route as a classifier
-  of its own (``tools/export_subnet.py``'s ``export(route=k)``: the route's backbone, the model's neck
+  of its own (:func:`mmadapt.models.subnet_export.export_subnet` with ``route=k``, as ``tools/export_subnet.py``: the route's backbone, the model's neck
   and head), exported and checked with :func:`mmadapt.deploy.export_onnx` (``end2end.onnx``,
   ``deploy.json``, ``config.py`` + ``subnet.pth`` of the route; a linear head is cut to the route's
   output width: the DS-Net zero-pads a route's output to the max width, so the head's weights of the
@@ -41,7 +41,6 @@ share of the check images per route; :func:`latency_dsnet` adds the latencies.
 Only single-gate DS-Nets export this way (DS-MBNet; a DS-Net with several gates would need a gate
 graph after every gated stage group); classifiers only (mmpretrain configs).
 """
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -55,9 +54,11 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.config import Config
 
+from mmadapt.models.subnet_export import export_subnet
+
 from .compat import DeployError, require_mmdeploy, versions
-from .export import (ROOT, check_checkpoint, check_images, default_deploy_config, export_onnx, load_deploy_config,
-                     load_model_config, task_of)
+from .export import (check_checkpoint, check_images, default_deploy_config, dump_configs, export_onnx,
+                     load_deploy_config, load_model_config, task_of)
 
 REPORT = 'dsnet.json'
 GATE_ONNX = osp.join('gate', 'gate.onnx')
@@ -105,16 +106,6 @@ def _gate_choices(cfg: Config) -> Optional[list]:
     """The routing space Stage II trained the gate on (``train_cfg.gate_choices``), None: all."""
     train_cfg = cfg.get('train_cfg') or {}
     return train_cfg.get('gate_choices') if isinstance(train_cfg, dict) else None
-
-
-def _load_tool(name: str):
-    path = osp.join(ROOT, 'tools', name)
-    if not osp.isfile(path):
-        raise DeployError(f'{path} not found (export_dsnet uses the repository\'s tools/{name})')
-    spec = importlib.util.spec_from_file_location(f'mmadapt_tools_{osp.splitext(name)[0]}', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _scores(model, logits: torch.Tensor) -> torch.Tensor:
@@ -272,10 +263,7 @@ def export_dsnet(config: Union[str, Config], checkpoint: Optional[str], out: str
     parent = osp.dirname(out)
     tmp = make_temp_dir(parent, prefix=f'.{osp.basename(out)}.dsnet-')
     try:
-        model_cfg_path = osp.join(tmp, 'model_cfg.py')
-        deploy_cfg_path = osp.join(tmp, 'deploy_cfg.py')
-        cfg.dump(model_cfg_path)
-        dcfg.dump(deploy_cfg_path)
+        model_cfg_path, deploy_cfg_path = dump_configs(tmp, cfg, dcfg)
         tp = build_task_processor(Config.fromfile(model_cfg_path), Config.fromfile(deploy_cfg_path), device)
         model = tp.build_pytorch_model(checkpoint).eval()
         backbone = model.backbone
@@ -319,13 +307,12 @@ def export_dsnet(config: Union[str, Config], checkpoint: Optional[str], out: str
                                   f'{json.dumps(gate_check)}; nothing written to {out}')
 
         # one classifier per route, from the route's own config + checkpoint
-        export_tool = _load_tool('export_subnet.py')
         route_reports = {}
         for route in routes:
             k = route[0]
             folder = osp.join(tmp, _route_dir(k))
             try:
-                export_tool.export(model_cfg_path, checkpoint, None, folder, route=str(k))
+                export_subnet(model_cfg_path, checkpoint, None, folder, route=str(k))
             except ValueError as e:
                 raise DeployError(f'route {k}: {e}') from None
             route_reports[k] = export_onnx(osp.join(folder, 'config.py'), osp.join(folder, 'subnet.pth'), folder,

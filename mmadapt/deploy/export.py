@@ -295,6 +295,14 @@ def _run_both(task: str, task_processor, pt_model, backend_model, img: str, inpu
     return pt, ort
 
 
+def dump_configs(folder: str, cfg: Config, dcfg: Config) -> tuple:
+    """``folder/model_cfg.py`` and ``folder/deploy_cfg.py`` (the pair mmdeploy's tools take); their paths."""
+    paths = osp.join(folder, 'model_cfg.py'), osp.join(folder, 'deploy_cfg.py')
+    cfg.dump(paths[0])
+    dcfg.dump(paths[1])
+    return paths
+
+
 def export_onnx(config: Union[str, Config], checkpoint: Optional[str], out: str,
                 deploy_cfg: Union[None, str, Config] = None, img=None, shape: Optional[Sequence[int]] = None,
                 shapes: Optional[str] = None, check: bool = True, num_images: int = 2,
@@ -334,10 +342,7 @@ def export_onnx(config: Union[str, Config], checkpoint: Optional[str], out: str,
     parent = osp.dirname(out)
     tmp = make_temp_dir(parent, prefix=f'.{osp.basename(out)}.deploy-')
     try:
-        model_cfg_path = osp.join(tmp, 'model_cfg.py')
-        deploy_cfg_path = osp.join(tmp, 'deploy_cfg.py')
-        cfg.dump(model_cfg_path)
-        dcfg.dump(deploy_cfg_path)
+        model_cfg_path, deploy_cfg_path = dump_configs(tmp, cfg, dcfg)
         t0 = time.time()
         torch2onnx(images[0], tmp, 'end2end.onnx', deploy_cfg_path, model_cfg_path, checkpoint, device)
         onnx_path = osp.join(tmp, 'end2end.onnx')

@@ -7,7 +7,7 @@ import torch
 
 from mmadapt.arch import ElasticSpace, dump_spec, load_spec
 
-from ..conftest import ROOT
+from ..conftest import ROOT, randomize_bn
 
 CONFIG = osp.join(ROOT, 'configs/elastic/mobilenetv2_shapes_cls_elastic.py')
 
@@ -16,12 +16,7 @@ CONFIG = osp.join(ROOT, 'configs/elastic/mobilenetv2_shapes_cls_elastic.py')
 def model_and_checkpoint(tmp_path_factory):
     from mmadapt.cost.config_cost import build_model_from_config
     torch.manual_seed(0)
-    model = build_model_from_config(CONFIG)
-    for m in model.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.running_mean.uniform_(-0.5, 0.5)
-            m.running_var.uniform_(0.5, 1.5)
-            m.weight.data.uniform_(0.5, 1.5)
+    model = randomize_bn(build_model_from_config(CONFIG), affine=True)
     path = tmp_path_factory.mktemp('ckpt') / 'elastic.pth'
     torch.save(dict(state_dict=model.state_dict(), meta=dict()), path)
     return model.eval(), path
