@@ -33,6 +33,7 @@ from .compat import DeployError, require_mmdeploy, versions
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEPLOY_CONFIG_DIR = osp.join(ROOT, 'configs', 'deploy')
+RANDOM_INIT = 'random_init.pth'  # the weights of an export without a checkpoint
 # default_scope of a model config -> mmdeploy task (the prefix of configs/deploy/ files)
 TASKS = dict(mmdet='detection', mmseg='segmentation', mmpose='pose-detection', mmpretrain='classification')
 # the default deploy config's shapes: dynamic where the task needs it (detection: images of any size),
@@ -312,7 +313,7 @@ def export_onnx(config: Union[str, Config], checkpoint: Optional[str], out: str,
 
     Args:
         config: model config (file or Config). checkpoint: its weights (None: random initialisation,
-            for latency only). out: output folder (replaced only when the export is complete and checked).
+            for latency only, saved as ``out/random_init.pth``). out: output folder (replaced only when the export is complete and checked).
         deploy_cfg: mmdeploy deploy config (default: :func:`default_deploy_config`, with ``shapes``
             'static' or 'dynamic'). shape: (H, W) of the export (default: the test pipeline's).
         img: images to export with and check on (default: the first ``num_images`` of the test set).
@@ -343,13 +344,22 @@ def export_onnx(config: Union[str, Config], checkpoint: Optional[str], out: str,
     tmp = make_temp_dir(parent, prefix=f'.{osp.basename(out)}.deploy-')
     try:
         model_cfg_path, deploy_cfg_path = dump_configs(tmp, cfg, dcfg)
+        note = None
+        if checkpoint is None:  # one set of random weights for the export and the check, kept beside them
+            from mmadapt.cost.config_cost import build_model_from_config
+            model = build_model_from_config(cfg)
+            model.init_weights()
+            checkpoint = osp.join(tmp, RANDOM_INIT)
+            torch.save(dict(state_dict=model.state_dict()), checkpoint)
+            note = f'random weights (no checkpoint), saved as {RANDOM_INIT}'
         t0 = time.time()
         torch2onnx(images[0], tmp, 'end2end.onnx', deploy_cfg_path, model_cfg_path, checkpoint, device)
         onnx_path = osp.join(tmp, 'end2end.onnx')
         if not osp.isfile(onnx_path):
             raise DeployError(f'mmdeploy wrote no ONNX model for {cfg.filename} (see the log above)')
         export_seconds = time.time() - t0
-        report = dict(config=cfg.filename, checkpoint=checkpoint and osp.abspath(checkpoint), task=task,
+        report = dict(config=cfg.filename, checkpoint=osp.join(out, RANDOM_INIT) if note else osp.abspath(checkpoint),
+                      note=note, task=task,
                       deploy_config=dcfg.filename, input_shape=dcfg.onnx_config.get('input_shape'),
                       dynamic=is_dynamic(dcfg), opset=dcfg.onnx_config.get('opset_version'),
                       onnx_bytes=osp.getsize(onnx_path), checkpoint_tensors=fit['matched'],

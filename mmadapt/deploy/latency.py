@@ -29,7 +29,7 @@ from mmengine.config import Config
 from mmadapt.cost.latency import spread
 
 from .compat import DeployError, ort_providers, require_mmdeploy, versions
-from .export import default_deploy_config, export_onnx, load_deploy_config, load_model_config, task_of
+from .export import RANDOM_INIT, default_deploy_config, export_onnx, load_deploy_config, load_model_config, task_of
 
 BACKENDS = ('pytorch', 'pytorch_net', 'pytorch_graph', 'onnxruntime')
 
@@ -122,7 +122,7 @@ def latency_case(config: Union[str, Config], checkpoint: Optional[str] = None, o
         except DeployError:  # no test set: a random image
             h, w = shape or (224, 224)
             img = np.random.default_rng(0).integers(0, 256, (int(h), int(w), 3), dtype=np.uint8)
-    tmp = None
+    tmp, random_weights = None, checkpoint is None
     try:
         if onnx is None and 'onnxruntime' in backends:
             tmp = tempfile.mkdtemp(prefix='mmadapt-latency-')
@@ -132,6 +132,8 @@ def latency_case(config: Union[str, Config], checkpoint: Optional[str] = None, o
             export_onnx(cfg, checkpoint, osp.join(tmp, 'export'), deploy_cfg=dcfg, device=device, check=False,
                         img=osp.join(tmp, 'input.png') if isinstance(img, np.ndarray) else img)
             onnx = osp.join(tmp, 'export', 'end2end.onnx')
+            if checkpoint is None:  # the weights the graph was exported with
+                checkpoint = osp.join(tmp, 'export', RANDOM_INIT)
         tp = build_task_processor(cfg, dcfg, device)
         model = tp.build_pytorch_model(checkpoint).eval()
         x, samples = _input_batch(tp, model, img, dcfg.onnx_config.get('input_shape'), batch)
@@ -157,11 +159,12 @@ def latency_case(config: Union[str, Config], checkpoint: Optional[str] = None, o
             shutil.rmtree(tmp, ignore_errors=True)
         raise
     from mmadapt.cost.latency import device_name
-    meta = dict(config=cfg.filename, checkpoint=checkpoint, onnx=None if tmp else onnx, task=task,
+    meta = dict(config=cfg.filename, checkpoint=None if random_weights else checkpoint, onnx=None if tmp else onnx,
+                task=task,
                 input_shape=list(x.shape), batch=batch, threads=threads if threads else torch.get_num_threads(),
                 device=device, device_name=device_name(device), versions=versions(),
                 providers=session.get_providers() if session is not None else None,
-                note=None if checkpoint else 'random weights (no checkpoint)')
+                note='random weights (no checkpoint)' if random_weights else None)
     return LatencyCase(fns, graph, meta, model, dcfg, tmp)
 
 
