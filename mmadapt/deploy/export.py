@@ -208,24 +208,32 @@ def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def match_detections(pt: dict, ort: dict, iou: float) -> dict:
     """Greedy one-to-one matching of two detection sets (dicts of ``bboxes`` (N, 4), ``scores``,
-    ``labels``), highest PyTorch score first: a pair must have the same label and IoU >= ``iou``."""
+    ``labels``), highest PyTorch score first: a pair must have the same label and IoU >= ``iou``.
+
+    Returns the counts, ``matched_share`` (the share of PyTorch's boxes found in ONNX Runtime's), the
+    largest score and coordinate differences of the matched pairs, the highest score of a box left
+    unmatched on either side and the median score of the matched boxes."""
     pb, ps, pl = _np(pt['bboxes']).reshape(-1, 4), _np(pt['scores']).reshape(-1), _np(pt['labels']).reshape(-1)
     ob, os_, ol = _np(ort['bboxes']).reshape(-1, 4), _np(ort['scores']).reshape(-1), _np(ort['labels']).reshape(-1)
     ious = _iou(pb, ob) if len(pb) and len(ob) else np.zeros((len(pb), len(ob)))
     used = np.zeros(len(ob), bool)
-    score_diff, box_diff, matched = 0.0, 0.0, 0
+    found = np.zeros(len(pb), bool)
+    score_diff, box_diff = 0.0, 0.0
     for i in np.argsort(-ps, kind='stable'):
         cand = np.where((~used) & (ol == pl[i]) & (ious[i] >= iou))[0] if len(ob) else []
         if len(cand) == 0:
             continue
         j = cand[np.argmax(ious[i, cand])]
-        used[j] = True
-        matched += 1
+        used[j] = found[i] = True
         score_diff = max(score_diff, abs(float(ps[i] - os_[j])))
         box_diff = max(box_diff, float(np.abs(pb[i] - ob[j]).max()))
+    matched = int(found.sum())
+    unmatched = np.concatenate([ps[~found], os_[~used]])
     return dict(pytorch=len(pb), onnxruntime=len(ob), matched=matched,
-                matched_share=matched / max(len(pb), len(ob)) if max(len(pb), len(ob)) else 1.0,
-                max_score_diff=score_diff, max_box_diff=box_diff)
+                matched_share=matched / len(pb) if len(pb) else float(len(ob) == 0),
+                max_score_diff=score_diff, max_box_diff=box_diff,
+                max_unmatched_score=float(unmatched.max()) if len(unmatched) else None,
+                median_matched_score=float(np.median(ps[found])) if matched else None)
 
 
 def compare_results(task: str, pt, ort, tol: Optional[dict] = None) -> dict:
@@ -237,8 +245,14 @@ def compare_results(task: str, pt, ort, tol: Optional[dict] = None) -> dict:
       final masks (``pred_sem_seg``) with the same class;
     - pose-detection: max |heatmap difference| (field ``raw``, when given), max keypoint difference (pixels) and
       keypoint score difference;
-    - detection: boxes after NMS matched one to one (same label, IoU >= ``det_iou``); the share matched,
-      max score and coordinate differences of the matched pairs.
+    - detection: boxes after NMS matched one to one (same label, IoU >= ``det_iou``): at least
+      ``det_match`` of PyTorch's boxes found, with scores and coordinates within tolerance, and every
+      box left unmatched on either side scoring below the median matched score. The two do not select
+      NMS candidates alike: mmdet keeps the top ``nms_pre`` (anchor, class) pairs above the score
+      threshold per level, mmdeploy's graph the top ``nms_pre`` anchors by their best class score, and
+      both cut at ``max_per_img`` boxes; so near the score threshold and at the cut each side can hold
+      low-scoring boxes the other never considered (measured on the demo's trained RetinaNet: 68 of
+      PyTorch's 69 boxes found, 32 extra ONNX boxes, all scoring 0.053-0.074).
     """
     tol = dict(TOLERANCES, **(tol or {}))
     if task == 'classification':
@@ -269,8 +283,11 @@ def compare_results(task: str, pt, ort, tol: Optional[dict] = None) -> dict:
     if task == 'detection':
         m = match_detections(pt.pred_instances, ort.pred_instances, tol['det_iou'])
         scale = max(1.0, float(np.abs(_np(pt.pred_instances.bboxes)).max(initial=0)))
+        # boxes left unmatched (either side) must be low-scoring: below the median matched score (see below)
+        low = m['max_unmatched_score'] is None or (m['median_matched_score'] is not None
+                                                  and m['max_unmatched_score'] < m['median_matched_score'])
         ok = (m['matched_share'] >= tol['det_match'] and m['max_score_diff'] <= tol['det_score']
-              and m['max_box_diff'] <= tol['box'] * scale)
+              and m['max_box_diff'] <= tol['box'] * scale and low)
         return dict(m, box_scale=scale, ok=bool(ok))
     raise DeployError(f'unknown task {task!r}')
 
