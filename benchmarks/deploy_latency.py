@@ -3,6 +3,7 @@
 
     python benchmarks/deploy_latency.py [--work-dir work_dirs/demo] [--threads 1] [--repeats 50]
                                         [--warmup 10] [--shape H W] [--out DIR]
+    python benchmarks/deploy_latency.py --seed CONFIG CKPT --adapted CONFIG CKPT --out DIR   # any pair
 
 Reads the FNA++ demo's work dir (``make demo`` first): the seed RetinaNet (``fna/seed``) and the
 adapted one (``fna/param``), each stage's dumped config and last checkpoint. Each is exported with
@@ -16,7 +17,9 @@ order flipped every round, so the machine's noise hits all alike):
 
 and prints the latency of each, and the ratio adapted / seed of latency beside the ratio of MAdds
 (whole detector and backbone, at the input size measured). Written also to ``<out>/deploy_latency.json``
-and ``.md``. Requires the deployment extra (``make install-deploy``).
+and ``.md``. ``--seed`` / ``--adapted`` give any other pair of model configs and checkpoints (e.g. the
+initial and the found network of ``tools/demo.py --method netadaptv2``). Requires the deployment extra
+(``make install-deploy``).
 """
 import argparse
 import glob
@@ -36,6 +39,9 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--work-dir', default=osp.join(ROOT, 'work_dirs', 'demo'), help='the FNA++ demo work dir')
     p.add_argument('--out', help='export folder (default: <work-dir>/deploy)')
+    p.add_argument('--seed', nargs=2, metavar=('CONFIG', 'CKPT'), help='the reference network (default: the demo\'s)')
+    p.add_argument('--adapted', nargs=2, metavar=('CONFIG', 'CKPT'), help='the adapted network (default: the demo\'s)')
+    p.add_argument('--img', nargs='+', help='images to check on and time with (default: the test set\'s)')
     p.add_argument('--threads', type=int, default=1)
     p.add_argument('--batch', type=int, default=1)
     p.add_argument('--warmup', type=int, default=10)
@@ -65,25 +71,31 @@ def main(argv=None):
     from mmadapt.deploy import DeployError, export_onnx
     from mmadapt.deploy.latency import latency_case, rows_of
     from mmadapt.utils.fileio import atomic_write_text
-    fna_dir = osp.join(args.work_dir, 'fna')
-    if not osp.isfile(osp.join(fna_dir, 'summary.json')):
-        raise SystemExit(f'{fna_dir}/summary.json not found: run `make demo` (FNA++ with the seed baseline) first')
+    if (args.seed is None) != (args.adapted is None):
+        raise SystemExit('error: give both --seed and --adapted, or neither (the demo\'s detectors)')
+    if args.seed:
+        nets = dict(seed=tuple(args.seed), adapted=tuple(args.adapted))
+        title = 'seed and adapted networks'
+    else:
+        fna_dir = osp.join(args.work_dir, 'fna')
+        if not osp.isfile(osp.join(fna_dir, 'summary.json')):
+            raise SystemExit(f'{fna_dir}/summary.json not found: run `make demo` (FNA++ with the seed baseline) first')
+        nets = dict(seed=stage_model(osp.join(fna_dir, 'seed')), adapted=stage_model(osp.join(fna_dir, 'param')))
+        title = 'FNA++ demo detectors (RetinaNet)'
     out = args.out or osp.join(args.work_dir, 'deploy')
     os.makedirs(out, exist_ok=True)
-    nets = dict(seed=stage_model(osp.join(fna_dir, 'seed')), adapted=stage_model(osp.join(fna_dir, 'param')))
     start = time.time()
     cases, exports = {}, {}
     try:
         for key, (config, ckpt) in nets.items():
             opts = dict(shape=args.shape) if args.shape else {}
-            report = export_onnx(config, ckpt, osp.join(out, key), num_images=2,
-                                 shapes='dynamic', **opts)
+            report = export_onnx(config, ckpt, osp.join(out, key), num_images=2, img=args.img, **opts)
             exports[key] = report
             print(f"{key}: exported {report['onnx']}; check: " + '; '.join(
-                f"{c['matched']}/{c['pytorch']} boxes matched, max score diff {c['max_score_diff']:.1e}"
-                for c in report['checks']), flush=True)
+                ', '.join(f'{k} {v:.3g}' if isinstance(v, float) else f'{k} {v}' for k, v in c.items()
+                          if k not in ('image', 'ok')) for c in report['checks']), flush=True)
             cases[key] = latency_case(config, ckpt, onnx=report['onnx'], shape=args.shape, batch=args.batch,
-                                      threads=args.threads, backends=BACKENDS)
+                                      threads=args.threads, backends=BACKENDS, img=args.img and args.img[0])
     except DeployError as e:
         raise SystemExit(f'error: {e}')
     fns = {f'{key}/{b}': fn for key, case in cases.items() for b, fn in case.fns.items()}
@@ -97,7 +109,7 @@ def main(argv=None):
     cost = {key: count_config(config, hw) for key, (config, _) in nets.items()}
     madds = {k: dict(model=c.model.madds, backbone=c.backbone_madds, params=c.model.params) for k, c in cost.items()}
     meta = cases['seed'].meta
-    md = [f"FNA++ demo detectors (RetinaNet) on {meta['device_name']}, input {'x'.join(map(str, shape))}, "
+    md = [f"{title} on {meta['device_name']}, input {'x'.join(map(str, shape))}, "
           f"{meta['threads']} thread(s), {args.warmup} warm-up + {args.repeats} timed calls of each, alternately; "
           f"onnxruntime {meta['versions']['onnxruntime']}, torch {meta['versions']['torch']}", '',
           '| network | MAdds | backbone MAdds | PyTorch predict ms | PyTorch network ms | ONNX Runtime ms |',
