@@ -12,7 +12,7 @@ import torch.nn as nn
 
 from mmadapt.registry import MODELS
 from ..conftest import ROOT
-from ..test_dsnet.test_dynamic import mbv1_ds, mbv2_ds, randomise, resnet_ds, varied_inputs
+from ..test_dsnet.test_dynamic import grouped_run_of_mixed_routes, mbv1_ds, mbv2_ds, randomise, resnet_ds
 
 BASE = osp.join(ROOT, 'configs', 'dsnet', 'dsmbnet_l_shapes.py')
 TINY = dict(name='t_ds', family='mbv1', act='relu', stem=dict(out_channels=8, kernel=3, stride=2),
@@ -44,17 +44,8 @@ def write_config(path, root, gates=ONE_GATE, out=(4, ), norm='', head=64):
 def test_trunk_gate_route_equal_the_grouped_run(build):
     """forward_trunk -> gate_choice_logits -> forward_route_from (at each image's route) is what the
     grouped evaluation run computes, for a batch of mixed routes."""
-    from mmadapt.methods.dsnet import spread_routes
-    torch.manual_seed(0)
-    x = varied_inputs(12, 32)
-    model = randomise(build()).eval()
-    spread_routes(model, x)
-    model.eval()
-    model.set_dynamic()
+    model, x, grouped, choices = grouped_run_of_mixed_routes(build)
     with torch.no_grad():
-        grouped = model(x)
-        choices = model.last_choices.clone()
-        assert len({tuple(c) for c in choices.tolist()}) >= 2, 'the test needs several routes in the batch'
         y, trunk_outs = model.forward_trunk(x)
         logits = model.gate_choice_logits(y)
         assert logits.shape == (12, model.num_choices[0])
@@ -105,6 +96,7 @@ def build_checkpoint(config, path, num=12):
     init_default_scope(cfg.default_scope)
     model_cfg = cfg.model.copy()
     model_cfg.setdefault('data_preprocessor', cfg.get('data_preprocessor'))  # as the runner builds it
+    torch.manual_seed(0)  # the conv weights too: the spread must not depend on which tests ran before
     model = randomise_classifier(MODELS.build(model_cfg)).eval()
     with torch.no_grad():
         spread_routes(model.backbone, preprocessed_images(cfg, model, num))

@@ -86,18 +86,26 @@ def varied_inputs(n, size=32, seed=1):
 BUILDERS = {'mbv1_bn': mbv1_ds, 'resnet_gn_two_gates': resnet_ds, 'mbv2_bn': mbv2_ds}
 
 
-@pytest.mark.parametrize('name', list(BUILDERS))
-def test_grouped_sliced_batch_equals_each_image_alone_and_the_masked_run(name):
+def grouped_run_of_mixed_routes(build, n=12):
+    """(model, x, grouped outputs, choices): a randomised DS-Net whose gates send a batch of ``n``
+    varied 32x32 images along several routes, run in grouped evaluation mode (left in that mode)."""
     torch.manual_seed(0)
-    x = varied_inputs(12, 32)
-    model = randomise(BUILDERS[name]()).eval()
+    x = varied_inputs(n, 32)
+    model = randomise(build()).eval()
     spread_routes(model, x)
     model.eval()
     model.set_dynamic()
     with torch.no_grad():
         grouped = model(x)
-        choices = model.last_choices.clone()
-        assert len({tuple(c) for c in choices.tolist()}) >= 2, 'the test needs several routes in the batch'
+    choices = model.last_choices.clone()
+    assert len({tuple(c) for c in choices.tolist()}) >= 2, 'the test needs several routes in the batch'
+    return model, x, grouped, choices
+
+
+@pytest.mark.parametrize('name', list(BUILDERS))
+def test_grouped_sliced_batch_equals_each_image_alone_and_the_masked_run(name):
+    model, x, grouped, choices = grouped_run_of_mixed_routes(BUILDERS[name])
+    with torch.no_grad():
         for n in range(x.shape[0]):
             model.set_route(tuple(choices[n].tolist()))
             alone = model(x[n:n + 1])
