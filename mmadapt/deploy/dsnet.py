@@ -206,16 +206,6 @@ class DSNetRuntime:
         return np.asarray(choices), np.stack(scores)
 
 
-def _trunk_madds(backbone, input_hw) -> int:
-    """MAdds of the trunk (stem, stages before the gate, their attention heads) at the max widths."""
-    from mmadapt.cost.madds import spec_cost
-    first = backbone.gate_stages[0][0]
-    sc = spec_cost(backbone.route_specs[0], input_hw)
-    convs = sc.stem_madds + sum(lc.madds[0] for lc in sc.layers if lc.info.stage < first)
-    heads = sum(2 * head.channels * head.hidden for point, head in backbone.attention_points() if point.stage < first)
-    return int(convs + heads)
-
-
 def export_dsnet(config: Union[str, Config], checkpoint: Optional[str], out: str, img=None, check: bool = True,
                  num_images: int = 8, cfg_options: Optional[dict] = None,
                  deploy_cfg: Union[None, str, Config] = None, shape: Optional[Sequence[int]] = None,
@@ -255,7 +245,7 @@ def export_dsnet(config: Union[str, Config], checkpoint: Optional[str], out: str
 
     from mmdeploy.apis.utils import build_task_processor
 
-    from mmadapt.methods.dsnet import gate_madds, route_madds
+    from mmadapt.methods.dsnet import gate_madds, route_madds, trunk_madds
     from mmadapt.models.backbones import DSBackbone
     from mmadapt.utils.fileio import atomic_write_text, make_temp_dir
     out = osp.abspath(out)
@@ -333,7 +323,7 @@ def export_dsnet(config: Union[str, Config], checkpoint: Optional[str], out: str
             gate=dict(onnx=GATE_ONNX, outputs=output_names, onnx_bytes=osp.getsize(gate_path),
                       export_seconds=round(gate_seconds, 2), num_choices=backbone.num_choices[0],
                       first_gated_stage=backbone.gate_stages[0][0]),
-            gate_madds=gate_madds(backbone), trunk_madds=_trunk_madds(backbone, input_hw),
+            gate_madds=gate_madds(backbone), trunk_madds=trunk_madds(backbone, input_hw),
             madds_of='the classifier (backbone, attention heads, linear head)' if num_classes else 'the backbone',
             routes={str(k): dict(route=list(route), onnx=osp.join(_route_dir(k), 'end2end.onnx'),
                                  madds=float(madds[backbone.route_index(route)]),

@@ -115,7 +115,9 @@ def latency_case(config: Union[str, Config], checkpoint: Optional[str] = None, o
     from mmdeploy.utils import IR
 
     from .export import check_checkpoint, check_images
-    check_checkpoint(cfg, checkpoint)
+    exporting = onnx is None and 'onnxruntime' in backends
+    if not exporting:  # else export_onnx checks it
+        check_checkpoint(cfg, checkpoint)
     if img is None:
         try:
             img = check_images(cfg, None, 1)[0]
@@ -124,7 +126,7 @@ def latency_case(config: Union[str, Config], checkpoint: Optional[str] = None, o
             img = np.random.default_rng(0).integers(0, 256, (int(h), int(w), 3), dtype=np.uint8)
     tmp, random_weights = None, checkpoint is None
     try:
-        if onnx is None and 'onnxruntime' in backends:
+        if exporting:
             tmp = tempfile.mkdtemp(prefix='mmadapt-latency-')
             if isinstance(img, np.ndarray):  # mmdeploy's export reads the image from a file
                 import cv2

@@ -14,15 +14,18 @@ from .test_dynamic import MBV1, RESNET, varied_inputs
 
 
 def classifier(backbone=None, num_classes=5, in_channels=96):
+    from mmengine.registry import DefaultScope
     from mmpretrain.registry import MODELS as PRETRAIN
     backbone = backbone or dict(type='mmadapt.DSBackbone',
                                 net=dict(type='mmadapt.ElasticMobileNetV1', spec=MBV1, out_indices=(4, )),
                                 gates=[dict(stages=[3, 4], widths=[[16, 32, 48, 64], [32, 64, 80, 96]])])
-    model = PRETRAIN.build(dict(
-        type='ImageClassifier', backbone=backbone, neck=dict(type='GlobalAveragePooling'),
-        head=dict(type='LinearClsHead', num_classes=num_classes, in_channels=in_channels,
-                  loss=dict(type='CrossEntropyLoss', loss_weight=1.0)),
-        data_preprocessor=dict(type='ClsDataPreprocessor', num_classes=num_classes)))
+    # in mmpretrain's scope whatever scope an earlier test in this worker left as the default
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        model = PRETRAIN.build(dict(
+            type='ImageClassifier', backbone=backbone, neck=dict(type='GlobalAveragePooling'),
+            head=dict(type='LinearClsHead', num_classes=num_classes, in_channels=in_channels,
+                      loss=dict(type='CrossEntropyLoss', loss_weight=1.0)),
+            data_preprocessor=dict(type='ClsDataPreprocessor', num_classes=num_classes)))
     model.init_weights()
     return model
 

@@ -120,10 +120,12 @@ def test_a_far_too_narrow_layer_ranks_first_and_is_widened():
                 dict(out_channels=16, stride=1, blocks=['k3']), dict(out_channels=16, stride=2, blocks=['k3']),
                 dict(out_channels=16, stride=1, blocks=['k3'])]))
     torch.manual_seed(0)
-    model = MODELS.build(dict(
-        type='ImageClassifier', data_preprocessor=dict(num_classes=4, mean=[0, 0, 0], std=[255, 255, 255]),
-        backbone=dict(type='mmadapt.DerivedMobileNetV1', spec=spec.to_dict(), out_indices=(4, )),
-        neck=dict(type='GlobalAveragePooling'), head=dict(type='LinearClsHead', num_classes=4, in_channels=16)))
+    from mmengine.registry import DefaultScope
+    with DefaultScope.overwrite_default_scope('mmpretrain'):  # whatever scope an earlier test left
+        model = MODELS.build(dict(
+            type='ImageClassifier', data_preprocessor=dict(num_classes=4, mean=[0, 0, 0], std=[255, 255, 255]),
+            backbone=dict(type='mmadapt.DerivedMobileNetV1', spec=spec.to_dict(), out_indices=(4, )),
+            neck=dict(type='GlobalAveragePooling'), head=dict(type='LinearClsHead', num_classes=4, in_channels=16)))
     gen = torch.Generator().manual_seed(0)
     train, holdout = _quadrant_batches(70, 32, gen), _quadrant_batches(4, 64, gen)
     drops = attach_channel_dropout(model.backbone)

@@ -6,12 +6,12 @@
   (``mmadapt.DSNetLoop``) and its state hook, for classifiers and (on the task's own loss) detectors;
 - :mod:`.evaluate`: MAdds per route, the dynamic network against the static routes, the summary.
 """
-from .evaluate import (equal_madds_static, evaluate_routes, evaluate_routes_with, gate_madds, route_madds,
+from .evaluate import (equal_madds_static, evaluate_routes, evaluate_routes_with, gate_madds, route_madds, trunk_madds,
                        route_probs, spread_routes, static_routes_to_report, write_summary)
 from .loop import (DSNetConfigError, DSNetLoop, DSNetStateHook, ema_update, gate_step, ieb_step,
                    recalibrate_routes, sgs_targets, soft_cross_entropy, task_gate_step)
 
 __all__ = ['DSNetConfigError', 'DSNetLoop', 'DSNetStateHook', 'ema_update', 'gate_step', 'ieb_step', 'task_gate_step',
            'recalibrate_routes', 'sgs_targets', 'soft_cross_entropy', 'equal_madds_static', 'evaluate_routes',
-           'evaluate_routes_with', 'gate_madds', 'route_madds', 'route_probs', 'spread_routes', 'static_routes_to_report',
-           'write_summary']
+           'evaluate_routes_with', 'gate_madds', 'route_madds', 'route_probs', 'trunk_madds', 'spread_routes',
+           'static_routes_to_report', 'write_summary']

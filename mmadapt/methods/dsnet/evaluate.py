@@ -21,13 +21,16 @@ from mmadapt.models.backbones.elastic import output_widths
 from mmadapt.utils.fileio import atomic_write_text
 
 
-def _point_costs(backbone: DSBackbone, spec, input_hw, count_pool: bool) -> int:
-    """MAdds of the attention heads of a route (and their pooling with ``count_pool``)."""
+def _point_costs(backbone: DSBackbone, spec, input_hw, count_pool: bool, before_stage: Optional[int] = None) -> int:
+    """MAdds of the attention heads of a route (and their pooling with ``count_pool``); with
+    ``before_stage``, only those of the stages before it."""
     widths = output_widths(spec, len(backbone.net.stages))[0]
     sc = spec_cost(spec, input_hw)
     in_hw = {(lc.info.stage, lc.info.layer): lc.in_hw for lc in sc.layers}
     total = 0
     for point, head in backbone.attention_points():
+        if before_stage is not None and point.stage >= before_stage:
+            continue
         info = next(i for i in spec.layers() if i.stage == point.stage and i.layer == point.layer)
         if point.unit is None:
             c, hw = info.in_channels, in_hw[(point.stage, point.layer)]
@@ -58,6 +61,16 @@ def route_madds(backbone: DSBackbone, input_hw: Tuple[int, int], num_classes: Op
             m = spec_cost(spec, input_hw, backbone.out_indices).madds
         out.append(m + _point_costs(backbone, spec, input_hw, count_pool))
     return torch.tensor(out, dtype=torch.float64)
+
+
+def trunk_madds(backbone: DSBackbone, input_hw: Tuple[int, int]) -> int:
+    """MAdds of the trunk: the stem and the stages before the first gated stage with their attention
+    heads (the same on every route)."""
+    first = backbone.gate_stages[0][0]
+    spec = backbone.route_specs[0]
+    sc = spec_cost(spec, input_hw)
+    convs = sc.stem_madds + sum(lc.madds[0] for lc in sc.layers if lc.info.stage < first)
+    return int(convs + _point_costs(backbone, spec, input_hw, False, before_stage=first))
 
 
 def gate_madds(backbone: DSBackbone) -> int:
